@@ -1,0 +1,176 @@
+"""The furusato credential profile: building ``FurusatoResidentCredential`` and checking it.
+
+DESIGN.md §3: VCDM 2.0 with our context ``https://w3id.org/furusato/v1``; the subject is the
+holder's per-registration ``did:key``; the municipality is named by its lgCode (with check
+digit), name and prefecture, which must agree with the MIC table; no personal data.
+The JSON Schemas under ``schemas/json/`` describe the shape; :func:`profile_problems` adds
+what a schema cannot say (check digits, table agreement, dates).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+from did.errors import FurusatoError, MalformedValueError
+from schemas.loader import CREDENTIALS_V2, FURUSATO_V1
+from schemas.municipalities import Municipality, municipality_table
+from vc.dates import format_datetime, parse_date
+from vc.model import as_list
+
+RESIDENT_CREDENTIAL_TYPE = "FurusatoResidentCredential"
+ACTIVITY_CREDENTIAL_TYPE = "FurusatoActivityCredential"
+TIERS = ("basic", "premium")
+CONTEXTS = (CREDENTIALS_V2, FURUSATO_V1)
+
+
+def municipality_claim(municipality: Municipality) -> dict[str, str]:
+    """The ``municipality`` object of a credential subject."""
+    table = municipality_table()
+    prefecture = table.prefecture_of(municipality.lg_code)
+    return {
+        "lgCode": municipality.lg_code,
+        "name": municipality.name,
+        "prefecture": prefecture.prefecture,
+        "prefectureCode": prefecture.lg_code,
+    }
+
+
+def resident_credential(
+    *,
+    credential_id: str | None,
+    issuer: str,
+    issuer_name: str | None,
+    municipality: Municipality,
+    holder: str,
+    tier: str,
+    registered_since: date,
+    valid_from: datetime,
+    valid_until: datetime,
+    status: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """An unsigned ``FurusatoResidentCredential`` (key order as in DESIGN.md §3)."""
+    if tier not in TIERS:
+        raise MalformedValueError(
+            f"registration tier must be basic or premium, got {tier!r}",
+            f"登録区分は basic (ベーシック) か premium (プレミアム) です: {tier!r}",
+            path="credentialSubject.registrationTier",
+        )
+    credential: dict[str, Any] = {"@context": list(CONTEXTS)}
+    if credential_id is not None:
+        credential["id"] = credential_id
+    credential["type"] = ["VerifiableCredential", RESIDENT_CREDENTIAL_TYPE]
+    credential["issuer"] = {"id": issuer, **({"name": issuer_name} if issuer_name else {})}
+    credential["validFrom"] = format_datetime(valid_from)
+    credential["validUntil"] = format_datetime(valid_until)
+    credential["credentialSubject"] = {
+        "id": holder,
+        "type": "FurusatoResident",
+        "registrationTier": tier,
+        "municipality": municipality_claim(municipality),
+        "registeredSince": registered_since.isoformat(),
+    }
+    if status:
+        credential["credentialStatus"] = [dict(s) for s in status]
+    return credential
+
+
+@cache
+def _schema(credential_type: str) -> dict[str, Any]:
+    base = resources.files("schemas").joinpath("json")
+    index: dict[str, str] = json.loads(base.joinpath("index.json").read_text("utf-8"))
+    schema: dict[str, Any] = json.loads(base.joinpath(index[credential_type]).read_text("utf-8"))
+    return schema
+
+
+def schema_for(credential_type: str) -> dict[str, Any]:
+    """The bundled JSON Schema of one of our credential types."""
+    return _schema(credential_type)
+
+
+def _schema_problems(
+    credential: Mapping[str, Any], credential_type: str
+) -> list[MalformedValueError]:
+    validator = jsonschema.Draft202012Validator(_schema(credential_type))
+    problems = []
+    for error in sorted(validator.iter_errors(credential), key=lambda e: list(e.absolute_path)):
+        path = ".".join(str(p) for p in error.absolute_path) or "credential"
+        message = error.message if len(error.message) <= 160 else error.message[:160] + "…"
+        problems.append(
+            MalformedValueError(
+                f"{path}: {message}",
+                f"{path}: 証明書の形式 ({credential_type}) に合いません: {message}",
+                path=path,
+            )
+        )
+    return problems
+
+
+def is_furusato(credential: Mapping[str, Any]) -> bool:
+    """Whether the credential claims one of our types (and so must follow the profile)."""
+    types = as_list(credential.get("type"))
+    return RESIDENT_CREDENTIAL_TYPE in types or ACTIVITY_CREDENTIAL_TYPE in types
+
+
+def profile_problems(credential: Mapping[str, Any]) -> list[MalformedValueError]:
+    """Problems of a furusato credential against its profile (empty for other types)."""
+    types = as_list(credential.get("type"))
+    credential_type = next(
+        (t for t in (RESIDENT_CREDENTIAL_TYPE, ACTIVITY_CREDENTIAL_TYPE) if t in types), None
+    )
+    if credential_type is None:
+        return []
+    problems = _schema_problems(credential, credential_type)
+    if problems:
+        return problems
+    subject = credential["credentialSubject"]
+    claim = subject["municipality"]
+    try:
+        municipality = municipality_table().get(claim["lgCode"])
+        expected = municipality_claim(municipality)
+    except FurusatoError as exc:
+        return [
+            MalformedValueError(
+                exc.message_en, exc.message_ja, path="credentialSubject.municipality.lgCode"
+            )
+        ]
+    if municipality.is_prefecture:
+        problems.append(
+            MalformedValueError(
+                "a furusato registration is with a municipality, not a prefecture",
+                "ふるさと住民登録は市区町村に対するもので、都道府県は登録先になりません",
+                path="credentialSubject.municipality.lgCode",
+            )
+        )
+    for key in ("name", "prefecture", "prefectureCode"):
+        if claim[key] != expected[key]:
+            problems.append(
+                MalformedValueError(
+                    f"municipality.{key} is {claim[key]!r} but lgCode {claim['lgCode']} is "
+                    f"{expected[key]!r}",
+                    f"municipality.{key} が {claim[key]!r} ですが、自治体コード "
+                    f"{claim['lgCode']} は {expected[key]!r} です",
+                    path=f"credentialSubject.municipality.{key}",
+                )
+            )
+    if credential_type == RESIDENT_CREDENTIAL_TYPE:
+        try:
+            parse_date(subject["registeredSince"], "credentialSubject.registeredSince")
+        except MalformedValueError as exc:
+            problems.append(exc)
+        purposes = sorted(s["statusPurpose"] for s in credential.get("credentialStatus", []))
+        if purposes and purposes != ["revocation", "suspension"]:
+            problems.append(
+                MalformedValueError(
+                    "a furusato credential has one revocation and one suspension entry",
+                    "ふるさと住民証明書には失効と停止のステータスが1つずつ必要です",
+                    path="credentialStatus",
+                )
+            )
+    return problems

@@ -1,0 +1,224 @@
+"""``furusato-verifier``: check a credential or presentation, offline.
+
+Exit codes: 0 verified, 1 not verified, 2 bad usage or unreadable input (missing file, not
+JSON, too large, nested too deeply).  Human output follows ``--lang`` (Japanese by default);
+``--json`` prints the result object with each check's stable code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, NoReturn
+
+import click
+
+from did.errors import FurusatoError
+from did.jsonio import DEFAULT_LIMITS, load_json
+from did.resolver import Resolver
+from vc.dates import parse_datetime
+from vc.model import as_list, issuer_id
+from vc.result import CHECK_NAMES, VerificationResult
+from vc.statuslist import StatusListDocument
+from vc.verify import VerifyOptions, verify
+
+JST = timezone(timedelta(hours=9), "JST")
+TIER_NAMES = {"basic": ("ベーシック", "basic"), "premium": ("プレミアム", "premium")}
+
+
+def fail(message_ja: str, message_en: str, code: int = 2) -> NoReturn:
+    click.echo(f"エラー: {message_ja} / Error: {message_en}", err=True)
+    sys.exit(code)
+
+
+def read_limited(source: str, max_bytes: int) -> bytes:
+    """FILE or ``-``; refuses (exit 2) a file larger than ``max_bytes`` without reading it all."""
+    try:
+        if source == "-":
+            data = sys.stdin.buffer.read(max_bytes + 1)
+        else:
+            with open(source, "rb") as handle:
+                data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        fail(f"{source} を読めません ({exc.strerror})", f"cannot read {source} ({exc.strerror})")
+    if len(data) > max_bytes:
+        fail(
+            f"{source} が大きすぎます (上限 {max_bytes} バイト)",
+            f"{source} is too large (limit {max_bytes} bytes)",
+        )
+    return data
+
+
+def load_document(source: str, max_bytes: int = DEFAULT_LIMITS.max_bytes) -> Any:
+    data = read_limited(source, max_bytes)
+    try:
+        return load_json(data)
+    except FurusatoError as exc:
+        fail(f"{source}: {exc.message_ja}", f"{source}: {exc.message_en}")
+
+
+class FileStatusLists:
+    """Status list credentials given as files, keyed by their ``id``."""
+
+    def __init__(self, files: Sequence[str]) -> None:
+        self.documents: dict[str, StatusListDocument] = {}
+        for path in files:
+            credential = load_document(path, 32 * 1024 * 1024)
+            if not isinstance(credential, dict) or not isinstance(credential.get("id"), str):
+                fail(
+                    f"{path} にステータスリストの id がありません", f"{path} has no status list id"
+                )
+            retrieved = datetime.fromtimestamp(os.stat(path).st_mtime, UTC)
+            self.documents[credential["id"]] = StatusListDocument(credential, retrieved)
+
+    def get(self, url: str) -> StatusListDocument | None:
+        return self.documents.get(url)
+
+
+def _jst(value: object) -> str:
+    try:
+        return parse_datetime(value, "date").astimezone(JST).strftime("%Y-%m-%d %H:%M JST")
+    except FurusatoError:
+        return str(value)
+
+
+def _summary(document: Mapping[str, Any], lang: str) -> list[str]:
+    credential: Any = document
+    if "VerifiablePresentation" in as_list(document.get("type")):
+        credential = next(iter(as_list(document.get("verifiableCredential", []))), None)
+    if not isinstance(credential, dict):
+        return []
+    lines = []
+    subject = credential.get("credentialSubject")
+    subject = subject if isinstance(subject, dict) else {}
+    municipality = (
+        subject.get("municipality") if isinstance(subject.get("municipality"), dict) else None
+    )
+    issuer = credential.get("issuer")
+    issuer_name = issuer.get("name") if isinstance(issuer, dict) else None
+    ja = lang == "ja"
+    if municipality:
+        name = f"{municipality.get('prefecture', '')} {municipality.get('name', '')}".strip()
+        lines.append(
+            ("自治体: " if ja else "Municipality: ") + f"{name} ({municipality.get('lgCode')})"
+        )
+    tier = subject.get("registrationTier")
+    if isinstance(tier, str):
+        tier_ja, tier_en = TIER_NAMES.get(tier, (tier, tier))
+        lines.append(("登録区分: " if ja else "Tier: ") + (tier_ja if ja else tier_en))
+    if "validUntil" in credential:
+        lines.append(("有効期限: " if ja else "Valid until: ") + _jst(credential["validUntil"]))
+    who = issuer_id(credential)
+    if who:
+        label = f"{issuer_name} ({who})" if isinstance(issuer_name, str) else who
+        lines.append(("発行者: " if ja else "Issuer: ") + label)
+    return lines
+
+
+def render(result: VerificationResult, lang: str) -> str:
+    ja = lang == "ja"
+    if result.verified:
+        head = "✓ 有効です (検証できました)" if ja else "✓ VALID (verified)"
+    else:
+        head = "✗ 無効です (検証できません)" if ja else "✗ NOT VALID (not verified)"
+    lines = [head]
+    if result.document is not None:
+        lines += [f"  {line}" for line in _summary(result.document, lang)]
+    groups: list[tuple[str, VerificationResult]] = [("", result)] + [
+        (f"verifiableCredential[{i}] ", r) for i, r in enumerate(result.credentials)
+    ]
+    for prefix, part in groups:
+        for check in part.checks:
+            name_ja, name_en = CHECK_NAMES.get(check.check, (check.check, check.check))
+            mark = "  ・" if check.ok else "  ✗"
+            code = "" if check.ok else f" [{check.code}]"
+            name = name_ja if ja else name_en
+            lines.append(f"{mark} {prefix}{name}: {check.message(lang)}{code}")
+    for warning in result.warnings:
+        lines.append(f"  ! {warning.message(lang)} [{warning.code}]")
+    return "\n".join(lines)
+
+
+@click.group(
+    help="ふるさと住民登録の証明書を確認します (オフライン) / "
+    "Verify furusato resident credentials (offline)"
+)
+@click.version_option(package_name="furusato-vc")
+def main() -> None:
+    pass
+
+
+@main.command(
+    "verify",
+    help="証明書または提示 (FILE または - で標準入力) を検証します / "
+    "Verify a credential or presentation (FILE, or - for standard input)",
+)
+@click.argument("source", metavar="FILE|-")
+@click.option(
+    "--json", "as_json", is_flag=True, help="結果を JSON で出力 / print the result as JSON"
+)
+@click.option(
+    "--any-issuer",
+    is_flag=True,
+    help="署名が正しければどの発行者も信頼する / trust any issuer whose proof verifies",
+)
+@click.option("--now", "now_text", help="検証時刻 ISO 8601 (既定: 現在) / time of verification")
+@click.option("--challenge", help="提示に求めるチャレンジ / challenge the presentation must carry")
+@click.option("--domain", help="提示に求めるドメイン / domain the presentation must carry")
+@click.option(
+    "--did-document",
+    "did_documents",
+    multiple=True,
+    help="オフラインで使う DID 文書 (did:web 用、複数可) / DID document to use offline",
+)
+@click.option(
+    "--status-list",
+    "status_lists",
+    multiple=True,
+    help="ステータスリスト証明書のファイル (複数可) / status list credential file",
+)
+@click.option("--lang", type=click.Choice(["ja", "en"]), default="ja", show_default=True)
+def verify_command(
+    source: str,
+    as_json: bool,
+    any_issuer: bool,
+    now_text: str | None,
+    challenge: str | None,
+    domain: str | None,
+    did_documents: tuple[str, ...],
+    status_lists: tuple[str, ...],
+    lang: str,
+) -> None:
+    # Trust is proof-only until the national registry is configured; --any-issuer names that
+    # choice explicitly and keeps meaning it once a registry exists.
+    del any_issuer
+    try:
+        now = parse_datetime(now_text, "--now") if now_text else datetime.now(UTC)
+    except FurusatoError as exc:
+        fail(exc.message_ja, exc.message_en)
+    documents: dict[str, Any] = {}
+    for path in did_documents:
+        document = load_document(path)
+        if not isinstance(document, dict) or not isinstance(document.get("id"), str):
+            fail(f"{path} は DID 文書ではありません", f"{path} is not a DID document")
+        documents[document["id"]] = document
+    document = load_document(source)
+    options = VerifyOptions(
+        now=now,
+        challenge=challenge,
+        domain=domain,
+        status_lists=FileStatusLists(status_lists) if status_lists else None,
+    )
+    result = verify(document, resolver=Resolver(documents=documents), options=options)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(render(result, lang))
+    sys.exit(0 if result.verified else 1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
