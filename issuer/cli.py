@@ -20,7 +20,7 @@ import click
 
 from did.errors import FurusatoError
 from did.jsonio import load_json
-from did.key import did_key_from_public_key, did_key_verification_method_id
+from did.key import did_key_verification_method_id
 from did.keys import KeyType, PrivateKey, generate_private_key
 from vc.dates import parse_datetime
 from vc.issue import issue_credential
@@ -176,10 +176,6 @@ def demo(out_dir: Path | None, lang: str) -> None:
 
     ok = run_demo(out_dir=out_dir, lang=lang, now=datetime.now(UTC), echo=click.echo)
     sys.exit(0 if ok else 1)
-
-
-def key_did(key: PrivateKey) -> str:
-    return did_key_from_public_key(key.public_key)
 
 
 if __name__ == "__main__":  # pragma: no cover

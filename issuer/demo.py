@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from did.key import did_key_from_public_key, did_key_verification_method_id
-from did.keys import KeyType, PrivateKey, generate_private_key
+from did.keys import KeyType, generate_private_key
 from did.resolver import Resolver
 from did.web import VerificationKeyEntry, build_did_document
 from schemas.municipalities import municipality_table
@@ -263,7 +263,3 @@ def run_demo(
         "The demo ended as expected." if ok else "The demo had an unexpected outcome.",
     )
     return ok
-
-
-def holder_did(key: PrivateKey) -> str:
-    return did_key_from_public_key(key.public_key)

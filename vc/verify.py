@@ -11,9 +11,10 @@ challenge and domain, holder binding and freshness, then each credential it carr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, Protocol
 
 from did.errors import FurusatoError
@@ -88,21 +89,14 @@ class VerifyOptions:
     require_holder_binding: bool = False
 
     def loader(self) -> StaticDocumentLoader:
-        return _loader(self.accepted_contexts, tuple(sorted(self.extra_contexts)), self)
+        if self.extra_contexts:
+            return StaticDocumentLoader(self.extra_contexts, allowed=self.accepted_contexts)
+        return _bundled_loader(self.accepted_contexts)
 
 
-_LOADERS: dict[tuple[frozenset[str], tuple[str, ...]], StaticDocumentLoader] = {}
-
-
-def _loader(
-    accepted: frozenset[str], extra_keys: tuple[str, ...], options: VerifyOptions
-) -> StaticDocumentLoader:
-    if extra_keys:
-        return StaticDocumentLoader(options.extra_contexts, allowed=accepted)
-    key = (accepted, extra_keys)
-    if key not in _LOADERS:
-        _LOADERS[key] = StaticDocumentLoader(allowed=accepted)
-    return _LOADERS[key]
+@cache
+def _bundled_loader(accepted: frozenset[str]) -> StaticDocumentLoader:
+    return StaticDocumentLoader(allowed=accepted)
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -644,13 +638,3 @@ def verify(
             )
         ]
     )
-
-
-def first_failure(results: Iterable[VerificationResult]) -> Check | None:
-    for result in results:
-        if result.errors:
-            return result.errors[0]
-    return None
-
-
-Clock = Callable[[], datetime]

@@ -39,8 +39,10 @@ def _schema_terms(node: Any) -> set[str]:
             terms |= _schema_terms(value)
         for key in ("items", "$defs", "prefixItems"):
             if key in node:
-                for child in node[key].values() if isinstance(node[key], dict) else (
-                    node[key] if isinstance(node[key], list) else [node[key]]
+                for child in (
+                    node[key].values()
+                    if isinstance(node[key], dict)
+                    else (node[key] if isinstance(node[key], list) else [node[key]])
                 ):
                     terms |= _schema_terms(child)
     return terms

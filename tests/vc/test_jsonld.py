@@ -46,16 +46,34 @@ SAFE_MODE_CASES = [
     ("nested keyword-like key", _set(("credentialSubject", "@foo"), "x"), "undefined_term"),
     ("v2 date term in v2 doc", _set(("issuanceDate",), "2020-01-01T00:00:00Z"), "undefined_term"),
     ("blank node predicate", _set(("credentialSubject", "_:b0"), "x"), "undefined_term"),
-    ("bad language tag", _set(("name",), {"@value": "x", "@language": "not a tag"}), "undefined_term"),
+    (
+        "bad language tag",
+        _set(("name",), {"@value": "x", "@language": "not a tag"}),
+        "undefined_term",
+    ),
     ("direction", _set(("name",), {"@value": "x", "@direction": "ltr"}), "undefined_term"),
-    ("unknown context", _set(("@context",), [CREDENTIALS_V2, "https://evil.example/c"]), "context_not_allowed"),
-    ("protected redefinition", _set(("@context",), [CREDENTIALS_V2, {"name": "https://evil/n"}]), "context_not_allowed"),
-    ("v1 and v2 mixed", _set(("@context",), [CREDENTIALS_V2, "https://www.w3.org/2018/credentials/v1"]), "context_not_allowed"),
+    (
+        "unknown context",
+        _set(("@context",), [CREDENTIALS_V2, "https://evil.example/c"]),
+        "context_not_allowed",
+    ),
+    (
+        "protected redefinition",
+        _set(("@context",), [CREDENTIALS_V2, {"name": "https://evil/n"}]),
+        "context_not_allowed",
+    ),
+    (
+        "v1 and v2 mixed",
+        _set(("@context",), [CREDENTIALS_V2, "https://www.w3.org/2018/credentials/v1"]),
+        "context_not_allowed",
+    ),
     ("nothing defined", lambda d: d.clear(), "undefined_term"),
 ]
 
 
-@pytest.mark.parametrize(("case", "mutate", "code"), SAFE_MODE_CASES, ids=[c[0] for c in SAFE_MODE_CASES])
+@pytest.mark.parametrize(
+    ("case", "mutate", "code"), SAFE_MODE_CASES, ids=[c[0] for c in SAFE_MODE_CASES]
+)
 def test_safe_mode_refuses(case: str, mutate: Callable[[dict[str, Any]], None], code: str) -> None:
     document = copy.deepcopy(BASE)
     mutate(document)
@@ -75,7 +93,10 @@ def test_base_document_canonicalizes_with_typed_literals() -> None:
 def test_inline_and_nested_contexts_are_not_allowed() -> None:
     loader = StaticDocumentLoader()
     inline = {**BASE, "@context": [CREDENTIALS_V2, {"@vocab": "https://example.org/#"}]}
-    nested = {**BASE, "credentialSubject": {**BASE["credentialSubject"], "@context": {"a": "https://a/"}}}
+    nested = {
+        **BASE,
+        "credentialSubject": {**BASE["credentialSubject"], "@context": {"a": "https://a/"}},
+    }
     for document in (inline, nested):
         with pytest.raises(FurusatoError) as raised:
             require_allowed_contexts(document, loader)
@@ -85,8 +106,14 @@ def test_inline_and_nested_contexts_are_not_allowed() -> None:
 
 KNOWS = "https://example.org/ctx"
 KNOWS_LOADER = StaticDocumentLoader(
-    {KNOWS: {"@context": {"knows": {"@id": "https://example.org/knows", "@type": "@id"},
-                          "label": "https://example.org/label"}}}
+    {
+        KNOWS: {
+            "@context": {
+                "knows": {"@id": "https://example.org/knows", "@type": "@id"},
+                "label": "https://example.org/label",
+            }
+        }
+    }
 )
 
 
@@ -100,13 +127,19 @@ def test_poisoned_graph_is_refused() -> None:
 
 def test_ordinary_symmetric_blank_nodes_still_canonicalize() -> None:
     """Two identical anonymous objects need the N-degree hash once each: within the bound."""
-    document = {"@context": KNOWS, "@id": "https://example.org/a",
-                "knows": [{"label": "x"}, {"label": "x"}]}
+    document = {
+        "@context": KNOWS,
+        "@id": "https://example.org/a",
+        "knows": [{"label": "x"}, {"label": "x"}],
+    }
     assert canonicalize(document, KNOWS_LOADER).count("_:c14n") == 4
 
 
 def test_too_many_blank_nodes() -> None:
-    document = {"@context": KNOWS, "@id": "https://example.org/a",
-                "knows": [{"label": str(i)} for i in range(20)]}
+    document = {
+        "@context": KNOWS,
+        "@id": "https://example.org/a",
+        "knows": [{"label": str(i)} for i in range(20)],
+    }
     with pytest.raises(LimitExceededError):
         expand(document, KNOWS_LOADER, max_blank_nodes=10)

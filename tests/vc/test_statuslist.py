@@ -77,8 +77,14 @@ def test_gzip_bomb_is_bounded() -> None:
 
 @pytest.mark.parametrize(
     "encoded",
-    ["", "z123", "u", "u!!!", "u" + base64url_encode(b"not gzip"),
-     "u" + base64url_encode(gzip.compress(b"abc")[:-6])],
+    [
+        "",
+        "z123",
+        "u",
+        "u!!!",
+        "u" + base64url_encode(b"not gzip"),
+        "u" + base64url_encode(gzip.compress(b"abc")[:-6]),
+    ],
 )
 def test_malformed_lists(encoded: str) -> None:
     with pytest.raises(MalformedValueError):
@@ -99,7 +105,10 @@ def _entry(**changes: Any) -> dict[str, Any]:
 def test_parse_entry() -> None:
     (entry,) = parse_status_entries(_entry())
     assert (entry.purpose, entry.index, entry.list_url, entry.size) == (
-        "revocation", 94567, "https://example.jp/status/1", 1
+        "revocation",
+        94567,
+        "https://example.jp/status/1",
+        1,
     )
 
 

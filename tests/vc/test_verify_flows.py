@@ -54,7 +54,9 @@ class World:
     resolver: Resolver = field(
         default_factory=lambda: Resolver(
             documents={
-                ISSUER: build_did_document(ISSUER, [VerificationKeyEntry("key-1", ISSUER_KEY.public_key)])
+                ISSUER: build_did_document(
+                    ISSUER, [VerificationKeyEntry("key-1", ISSUER_KEY.public_key)]
+                )
             }
         )
     )
@@ -62,8 +64,15 @@ class World:
     def get(self, url: str) -> StatusListDocument | None:
         return self.published.get(url)
 
-    def publish(self, purpose: str, *, retrieved_at: datetime = NOW, key: PrivateKey = ISSUER_KEY,
-                length: int = 131_072, valid_until: datetime | None = None) -> None:
+    def publish(
+        self,
+        purpose: str,
+        *,
+        retrieved_at: datetime = NOW,
+        key: PrivateKey = ISSUER_KEY,
+        length: int = 131_072,
+        valid_until: datetime | None = None,
+    ) -> None:
         status_list = self.lists[purpose]
         if length != status_list.length:
             status_list = BitstringStatusList(length)
@@ -124,11 +133,20 @@ def signed() -> dict[str, Any]:
 def test_credential_shape_matches_design() -> None:
     cred = credential("premium")
     assert list(cred) == [
-        "@context", "id", "type", "issuer", "validFrom", "validUntil", "credentialSubject",
+        "@context",
+        "id",
+        "type",
+        "issuer",
+        "validFrom",
+        "validUntil",
+        "credentialSubject",
         "credentialStatus",
     ]
     assert cred["credentialSubject"]["municipality"] == {
-        "lgCode": "015814", "name": "厚真町", "prefecture": "北海道", "prefectureCode": "010006",
+        "lgCode": "015814",
+        "name": "厚真町",
+        "prefecture": "北海道",
+        "prefectureCode": "010006",
     }
     assert profile_problems(cred) == []
 
@@ -137,12 +155,22 @@ def test_valid_credential(world: World, signed: dict[str, Any]) -> None:
     result = verify_credential(signed, resolver=world.resolver, options=world.options())
     assert result.verified, result.to_json()
     assert [c.check for c in result.checks] == [
-        "data_model", "profile", "contexts", "proof", "validity", "status", "status",
+        "data_model",
+        "profile",
+        "contexts",
+        "proof",
+        "validity",
+        "status",
+        "status",
     ]
 
 
-@pytest.mark.parametrize(("purpose", "code"), [("revocation", "revoked"), ("suspension", "suspended")])
-def test_revoked_and_suspended(world: World, signed: dict[str, Any], purpose: str, code: str) -> None:
+@pytest.mark.parametrize(
+    ("purpose", "code"), [("revocation", "revoked"), ("suspension", "suspended")]
+)
+def test_revoked_and_suspended(
+    world: World, signed: dict[str, Any], purpose: str, code: str
+) -> None:
     world.lists[purpose].set(INDEX[purpose], True)
     world.publish(purpose)
     assert verify(signed, resolver=world.resolver, options=world.options()).codes == [code]
@@ -171,53 +199,89 @@ def test_no_status_source_is_status_unknown(world: World, signed: dict[str, Any]
 
 def test_missing_list_is_status_unknown(world: World, signed: dict[str, Any]) -> None:
     del world.published[list_url("suspension")]
-    assert verify(signed, resolver=world.resolver, options=world.options()).codes == ["status_unknown"]
+    assert verify(signed, resolver=world.resolver, options=world.options()).codes == [
+        "status_unknown"
+    ]
 
 
 def test_old_cache_is_status_stale(world: World, signed: dict[str, Any]) -> None:
     world.publish("revocation", retrieved_at=NOW - timedelta(days=3))
-    result = verify(signed, resolver=world.resolver,
-                    options=world.options(status_max_age=timedelta(days=1)))
+    result = verify(
+        signed, resolver=world.resolver, options=world.options(status_max_age=timedelta(days=1))
+    )
     assert result.codes == ["status_stale"]
     assert "72" in result.errors[0].message_en or "3 d" in result.errors[0].message_en
 
 
 def test_expired_list_is_status_stale(world: World, signed: dict[str, Any]) -> None:
     world.publish("revocation", valid_until=NOW - timedelta(hours=1))
-    assert verify(signed, resolver=world.resolver, options=world.options()).codes == ["status_stale"]
+    assert verify(signed, resolver=world.resolver, options=world.options()).codes == [
+        "status_stale"
+    ]
 
 
 def test_list_signed_by_another_key_is_invalid(world: World, signed: dict[str, Any]) -> None:
     intruder = PrivateKey.from_seed(KeyType.ED25519, bytes([1]) * 32)
     world.publish("revocation", key=intruder)
-    assert verify(signed, resolver=world.resolver, options=world.options()).codes == ["status_invalid"]
+    assert verify(signed, resolver=world.resolver, options=world.options()).codes == [
+        "status_invalid"
+    ]
 
 
 def test_short_list_is_invalid(world: World, signed: dict[str, Any]) -> None:
     world.publish("revocation", length=1024 * 8)
-    assert verify(signed, resolver=world.resolver, options=world.options()).codes == ["status_invalid"]
+    assert verify(signed, resolver=world.resolver, options=world.options()).codes == [
+        "status_invalid"
+    ]
 
 
 def test_list_of_the_wrong_purpose_is_invalid(world: World, signed: dict[str, Any]) -> None:
     world.published[list_url("revocation")] = world.published[list_url("suspension")]
-    assert verify(signed, resolver=world.resolver, options=world.options()).codes == ["status_invalid"]
+    assert verify(signed, resolver=world.resolver, options=world.options()).codes == [
+        "status_invalid"
+    ]
 
 
 @pytest.mark.parametrize(
     ("changes", "path"),
     [
-        ({"credentialSubject": {**credential()["credentialSubject"], "registrationTier": "gold"}},
-         "credentialSubject.registrationTier"),
-        ({"credentialSubject": {**credential()["credentialSubject"],
-                                "municipality": {**credential()["credentialSubject"]["municipality"],
-                                                 "name": "札幌市"}}},
-         "credentialSubject.municipality.name"),
-        ({"credentialSubject": {**credential()["credentialSubject"],
-                                "municipality": {**credential()["credentialSubject"]["municipality"],
-                                                 "lgCode": "015815"}}},
-         "credentialSubject.municipality.lgCode"),
-        ({"credentialSubject": {**credential()["credentialSubject"], "name": "山田太郎"}},
-         "credentialSubject"),
+        (
+            {
+                "credentialSubject": {
+                    **credential()["credentialSubject"],
+                    "registrationTier": "gold",
+                }
+            },
+            "credentialSubject.registrationTier",
+        ),
+        (
+            {
+                "credentialSubject": {
+                    **credential()["credentialSubject"],
+                    "municipality": {
+                        **credential()["credentialSubject"]["municipality"],
+                        "name": "札幌市",
+                    },
+                }
+            },
+            "credentialSubject.municipality.name",
+        ),
+        (
+            {
+                "credentialSubject": {
+                    **credential()["credentialSubject"],
+                    "municipality": {
+                        **credential()["credentialSubject"]["municipality"],
+                        "lgCode": "015815",
+                    },
+                }
+            },
+            "credentialSubject.municipality.lgCode",
+        ),
+        (
+            {"credentialSubject": {**credential()["credentialSubject"], "name": "山田太郎"}},
+            "credentialSubject",
+        ),
         ({"credentialStatus": credential()["credentialStatus"][:1]}, "credentialStatus"),
     ],
 )
@@ -230,7 +294,9 @@ def test_profile_violations_are_refused_at_issue_and_verify(
     from vc.dataintegrity import add_proof
     from vc.suites import EDDSA_RDFC_2022
 
-    forced = add_proof(bad, ISSUER_KEY, verification_method=METHOD, suite=EDDSA_RDFC_2022, created=NOW)
+    forced = add_proof(
+        bad, ISSUER_KEY, verification_method=METHOD, suite=EDDSA_RDFC_2022, created=NOW
+    )
     result = verify(forced, resolver=world.resolver, options=world.options())
     assert result.codes == ["malformed"]
     assert result.errors[0].check == "profile"
@@ -240,7 +306,10 @@ def test_profile_violations_are_refused_at_issue_and_verify(
 def test_prefecture_cannot_be_the_municipality() -> None:
     cred = credential()
     cred["credentialSubject"]["municipality"] = {
-        "lgCode": "010006", "name": "北海道", "prefecture": "北海道", "prefectureCode": "010006",
+        "lgCode": "010006",
+        "name": "北海道",
+        "prefecture": "北海道",
+        "prefectureCode": "010006",
     }
     assert any("prefecture" in p.message_en for p in profile_problems(cred))
 
@@ -248,8 +317,14 @@ def test_prefecture_cannot_be_the_municipality() -> None:
 # --- presentations ----------------------------------------------------------------------------
 
 
-def presentation(signed: dict[str, Any], *, key: PrivateKey = HOLDER_KEY, created: datetime = NOW,
-                 challenge: str = "c-123", holder: str = HOLDER) -> dict[str, Any]:
+def presentation(
+    signed: dict[str, Any],
+    *,
+    key: PrivateKey = HOLDER_KEY,
+    created: datetime = NOW,
+    challenge: str = "c-123",
+    holder: str = HOLDER,
+) -> dict[str, Any]:
     return sign_presentation(
         create_presentation([signed], holder=holder),
         key,
@@ -271,8 +346,9 @@ def qr_options(world: World, **kw: Any) -> VerifyOptions:
 
 
 def test_holder_bound_presentation(world: World, signed: dict[str, Any]) -> None:
-    result = verify_presentation(presentation(signed), resolver=world.resolver,
-                                 options=qr_options(world))
+    result = verify_presentation(
+        presentation(signed), resolver=world.resolver, options=qr_options(world)
+    )
     assert result.verified, result.to_json()
     assert {c.check for c in result.checks} >= {"holder_proof", "freshness", "holder_binding"}
     assert result.credentials[0].verified
@@ -296,24 +372,29 @@ def test_someone_elses_key_fails_binding(world: World, signed: dict[str, Any]) -
 def test_revoked_credential_inside_a_presentation(world: World, signed: dict[str, Any]) -> None:
     world.lists["revocation"].set(INDEX["revocation"], True)
     world.publish("revocation")
-    result = verify_presentation(presentation(signed), resolver=world.resolver,
-                                 options=qr_options(world))
+    result = verify_presentation(
+        presentation(signed), resolver=world.resolver, options=qr_options(world)
+    )
     assert not result.verified
     assert result.codes == ["revoked"]
     assert result.errors[0].target == "verifiableCredential[0]"
 
 
-def test_tampered_credential_inside_a_valid_presentation(world: World, signed: dict[str, Any]) -> None:
+def test_tampered_credential_inside_a_valid_presentation(
+    world: World, signed: dict[str, Any]
+) -> None:
     forged = copy.deepcopy(signed)
     forged["credentialSubject"]["registrationTier"] = "premium"
-    result = verify_presentation(presentation(forged), resolver=world.resolver,
-                                 options=qr_options(world))
+    result = verify_presentation(
+        presentation(forged), resolver=world.resolver, options=qr_options(world)
+    )
     assert result.codes == ["signature_invalid"]
 
 
 def test_result_json_is_stable(world: World, signed: dict[str, Any]) -> None:
-    result = verify_presentation(presentation(signed), resolver=world.resolver,
-                                 options=qr_options(world)).to_json()
+    result = verify_presentation(
+        presentation(signed), resolver=world.resolver, options=qr_options(world)
+    ).to_json()
     assert set(result) == {"verified", "kind", "codes", "checks", "warnings", "credentials"}
     check = result["checks"][0]
     assert set(check) >= {"check", "ok", "code", "message"}
