@@ -23,6 +23,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import pyld.canon
 from pyld import jsonld
 from pyld.canon import URDNA2015
 
@@ -35,7 +36,7 @@ from did.errors import (
 )
 from schemas.loader import StaticDocumentLoader, default_loader
 
-_ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]*$")
+_ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\x00-\x20\x7f\s<>\"{}|\\^`]*$")
 _LANGUAGE_TAG = re.compile(r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")
 _KEYWORD_LIKE = re.compile(r"^@[A-Za-z]+$")
 
@@ -250,6 +251,61 @@ def _walk(element: Any, path: str, blank_nodes: set[str], in_list: bool = False)
             for key, value in reverse.items():
                 _check_iri(key, "property", f"{path}.@reverse.{key}")
                 _walk(value, f"{path}.@reverse.{key}", blank_nodes)
+
+
+# --- canonical N-Quads -------------------------------------------------------------------------
+#
+# RDFC-1.0 §4.3 serializes with the canonical N-Quads form of RDF 1.2: in literals, ``\b \t \n
+# \f \r " \\`` as ECHAR and every other character of U+0000–U+001F and U+007F as UCHAR
+# (``\u000B``, upper-case hex); in IRIs, U+0000–U+0020 and ``<>"{}|^`\\`` as UCHAR.  pyld 3.3
+# escapes only ``\t \n \r " \\``, so a claim holding another control character would
+# canonicalize differently from jsonld.js / rdf-canonize 5 and the signature would not carry
+# over.  Our serializer replaces pyld's in its canonicalization module (the only place that
+# produces the signed bytes); pyld's other serializers are untouched.
+
+_ECHAR = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
+_LITERAL_ESCAPE = re.compile(r'[\x00-\x1f\x7f"\\]')
+_IRI_ESCAPE = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+_RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+_XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+
+
+def _uchar(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04X}"
+
+
+def _escape_literal(value: str) -> str:
+    return _LITERAL_ESCAPE.sub(lambda m: _ECHAR.get(m.group()) or _uchar(m), value)
+
+
+def _term(component: Mapping[str, Any]) -> str:
+    if component["type"] == "IRI":
+        return "<" + _IRI_ESCAPE.sub(_uchar, component["value"]) + ">"
+    value: str = component["value"]
+    return value  # a blank node label: _:c14n0
+
+
+def serialize_canonical_nquad(quad: Mapping[str, Any], graph_name: str | None = None) -> str:
+    """One quad in canonical N-Quads form (pyld's quad dictionaries)."""
+    obj = quad["object"]
+    if obj["type"] == "literal":
+        text = '"' + _escape_literal(obj["value"]) + '"'
+        if obj.get("datatype") == _RDF_LANGSTRING:
+            if obj.get("language"):
+                text += "@" + obj["language"]
+        elif obj.get("datatype") and obj["datatype"] != _XSD_STRING:
+            text += "^^" + _term({"type": "IRI", "value": obj["datatype"]})
+    else:
+        text = _term(obj)
+    line = f"{_term(quad['subject'])} {_term(quad['predicate'])} {text}"
+    name = quad.get("name")
+    graph = name["value"] if name else graph_name
+    if graph is not None:
+        line += " " + (graph if graph.startswith("_:") else _term({"type": "IRI", "value": graph}))
+    return line + " .\n"
+
+
+pyld.canon.serialize_nquad = serialize_canonical_nquad
 
 
 class _BoundedURDNA2015(URDNA2015):  # type: ignore[misc]

@@ -143,3 +143,20 @@ def test_too_many_blank_nodes() -> None:
     }
     with pytest.raises(LimitExceededError):
         expand(document, KNOWS_LOADER, max_blank_nodes=10)
+
+
+def test_canonical_nquads_escape_control_characters_as_rdfc_1_0() -> None:
+    """RDFC-1.0 canonical N-Quads: ECHAR for \\b \\t \\n \\f \\r \\" \\\\, UCHAR for the
+    other C0 controls and DEL (as rdf-canonize 5; pyld 3.3 alone writes them raw)."""
+    document = copy.deepcopy(BASE)
+    document["credentialSubject"]["municipality"]["name"] = 'a\bb\fc\x00d\x0be\x7f\t\n\r"\\ふ'
+    nquads = canonicalize(document)
+    assert '"a\\bb\\fc\\u0000d\\u000Be\\u007F\\t\\n\\r\\"\\\\ふ"' in nquads
+
+
+def test_control_characters_in_iris_are_refused() -> None:
+    document = copy.deepcopy(BASE)
+    document["credentialSubject"]["id"] = "did:key:z6Mk\x00x"
+    with pytest.raises(FurusatoError) as raised:
+        canonicalize(document)
+    assert raised.value.code == "undefined_term"
