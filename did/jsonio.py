@@ -8,6 +8,8 @@ NaN/Infinity, UTF-8 only), then nesting depth and total node count.  STYLE.md 7.
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,8 +48,22 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_text(text: str) -> None:
+    # JSON's \ud800 escapes can produce lone surrogates: not Unicode text, and nothing can
+    # encode them as UTF-8 later (printing, signing).
+    if _SURROGATE.search(text):
+        raise ParsingError(
+            "the input holds a lone UTF-16 surrogate (not valid Unicode text)",
+            "入力に不正な Unicode 文字 (対になっていないサロゲート) があります",
+        )
+
+
 def check_shape(value: Any, limits: Limits = DEFAULT_LIMITS) -> None:
-    """Raise if ``value`` nests deeper than ``limits.max_depth`` or has too many nodes."""
+    """Raise if ``value`` nests deeper than ``limits.max_depth``, has too many nodes, or
+    holds a string that is not valid Unicode."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     nodes = 0
     while stack:
@@ -58,7 +74,12 @@ def check_shape(value: Any, limits: Limits = DEFAULT_LIMITS) -> None:
                 f"the document has more than {limits.max_nodes} JSON values",
                 f"文書の JSON 値が多すぎます (上限 {limits.max_nodes})",
             )
+        if isinstance(item, str):
+            _check_text(item)
+            continue
         if isinstance(item, dict):
+            for key in item:
+                _check_text(key)
             children: Any = item.values()
         elif isinstance(item, list):
             children = item
@@ -72,9 +93,18 @@ def check_shape(value: Any, limits: Limits = DEFAULT_LIMITS) -> None:
         stack.extend((child, depth + 1) for child in children)
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ParsingError(
+            f"the number {text[:40]} is too large", f"数値 {text[:40]} が大きすぎます"
+        )
+    return value
+
+
 def load_json(data: bytes | str, limits: Limits = DEFAULT_LIMITS) -> Any:
     """Parse untrusted JSON within ``limits``; raise ParsingError/LimitExceededError."""
-    size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
+    size = len(data.encode("utf-8", "surrogatepass")) if isinstance(data, str) else len(data)
     if size > limits.max_bytes:
         raise LimitExceededError(
             f"input is {size} bytes; the limit is {limits.max_bytes}",
@@ -91,7 +121,12 @@ def load_json(data: bytes | str, limits: Limits = DEFAULT_LIMITS) -> Any:
         text = data
     text = text.removeprefix("\ufeff")
     try:
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+        value = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+        )
     except RecursionError:
         raise LimitExceededError(
             f"the document nests deeper than {limits.max_depth} levels",
@@ -101,6 +136,10 @@ def load_json(data: bytes | str, limits: Limits = DEFAULT_LIMITS) -> Any:
         raise ParsingError(
             f"input is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
             f"入力が正しい JSON ではありません ({exc.lineno} 行 {exc.colno} 列)",
+        ) from None
+    except ValueError:  # an integer beyond Python's 4,300-digit conversion limit
+        raise ParsingError(
+            "input holds a number too long to read", "入力に長すぎる数値があります"
         ) from None
     check_shape(value, limits)
     return value

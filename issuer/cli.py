@@ -7,83 +7,46 @@ unreadable input.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
 
 import click
 
-from did.errors import FurusatoError
 from did.jsonio import load_json
 from did.key import did_key_verification_method_id
 from did.keys import KeyType, PrivateKey, generate_private_key
-from vc.dates import parse_datetime
+from shellkit.cli import (
+    FAILED,
+    USAGE,
+    BilingualGroup,
+    fail,
+    guarded,
+    parse_time_option,
+    print_json,
+    read_input,
+)
 from vc.issue import issue_credential
 from vc.suites import ALL_SUITES, ECDSA_RDFC_2019, EDDSA_RDFC_2022
 
-T = TypeVar("T")
-
 MAX_KEY_FILE_BYTES = 16 * 1024
-
-
-def fail(message_ja: str, message_en: str, code: int) -> NoReturn:
-    click.echo(f"エラー: {message_ja} / Error: {message_en}", err=True)
-    sys.exit(code)
-
-
-def guarded(code: int, action: Callable[[], T]) -> T:
-    """Run ``action``; a FurusatoError becomes one bilingual line and exit ``code``."""
-    try:
-        return action()
-    except FurusatoError as exc:
-        fail(exc.message_ja, exc.message_en, code)
-
-
-def read_input(source: str, *, max_bytes: int) -> bytes:
-    """Read FILE or ``-`` (stdin) without reading more than ``max_bytes`` + 1."""
-    try:
-        if source == "-":
-            data = sys.stdin.buffer.read(max_bytes + 1)
-        else:
-            with open(source, "rb") as handle:
-                data = handle.read(max_bytes + 1)
-    except OSError as exc:
-        fail(f"{source} を読めません ({exc.strerror})", f"cannot read {source} ({exc.strerror})", 2)
-    if len(data) > max_bytes:
-        fail(
-            f"{source} が大きすぎます (上限 {max_bytes} バイト)",
-            f"{source} is too large (limit {max_bytes} bytes)",
-            2,
-        )
-    return data
+MAX_CREDENTIAL_BYTES = 1024 * 1024
 
 
 def load_private_key(path: str) -> PrivateKey:
     data = read_input(path, max_bytes=MAX_KEY_FILE_BYTES)
-    jwk = guarded(2, lambda: load_json(data))
+    jwk = guarded(USAGE, lambda: load_json(data), prefix=f"{path}: ")
     if not isinstance(jwk, dict):
-        fail(f"{path} は JWK ではありません", f"{path} is not a JWK", 2)
-    return guarded(2, lambda: PrivateKey.from_jwk(jwk))
-
-
-def parse_time_option(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    return guarded(2, lambda: parse_datetime(value, name))
-
-
-def print_json(value: Any) -> None:
-    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+        fail(f"{path} は JWK ではありません", f"{path} is not a JWK")
+    return guarded(USAGE, lambda: PrivateKey.from_jwk(jwk), prefix=f"{path}: ")
 
 
 @click.group(
+    cls=BilingualGroup,
     help="ふるさと住民登録の発行者 (自治体) 向けツール / "
-    "Issuer tools for furusato resident registration"
+    "Issuer tools for furusato resident registration",
 )
 @click.version_option(package_name="furusato-vc")
 def main() -> None:
@@ -108,8 +71,8 @@ def keygen(key_type: str, seed: str | None) -> None:
         try:
             raw = bytes.fromhex(seed)
         except ValueError:
-            fail("--seed は16進数で指定してください", "--seed must be hexadecimal", 2)
-        key = guarded(2, lambda: PrivateKey.from_seed(kind, raw))
+            fail("--seed は16進数で指定してください", "--seed must be hexadecimal")
+        key = guarded(USAGE, lambda: PrivateKey.from_seed(kind, raw))
     jwk = key.to_jwk(include_private=True)
     jwk["kid"] = did_key_verification_method_id(key.public_key)
     print_json(jwk)
@@ -149,13 +112,13 @@ def sign(
         fail(
             f"{chosen.name} では {key.key_type} の鍵は使えません",
             f"{chosen.name} cannot use a {key.key_type} key",
-            2,
         )
     when = parse_time_option(created, "--created") or datetime.now(UTC)
-    credential = guarded(2, lambda: load_json(read_input(source, max_bytes=1024 * 1024)))
+    data = read_input(source, max_bytes=MAX_CREDENTIAL_BYTES)
+    credential = guarded(USAGE, lambda: load_json(data), prefix=f"{source}: ")
     method = verification_method or did_key_verification_method_id(key.public_key)
     signed = guarded(
-        1,
+        FAILED,
         lambda: issue_credential(
             credential, key, verification_method=method, created=when, suite=chosen
         ),

@@ -25,6 +25,7 @@ from did.errors import (
     ProofGenerationError,
     UnsupportedError,
 )
+from did.key import public_key_from_did_key
 from did.keys import PublicKey, Signer
 from did.multibase import base58btc_decode, base58btc_encode
 from schemas.loader import (
@@ -147,6 +148,16 @@ def add_proof(
         raise ProofGenerationError(
             "the document has no @context", "文書に @context がありません", path="@context"
         )
+    if verification_method.startswith("did:key:"):
+        # A did:key names its key: signing under another key's name makes a proof that can
+        # never verify.  (Other methods need resolution; their check is at verification.)
+        named = public_key_from_did_key(verification_method.split("#", 1)[0])
+        if named != signer.public_key:
+            raise ProofGenerationError(
+                "the signing key is not the key the verification method names",
+                "署名鍵が verificationMethod の示す鍵と一致しません",
+                path="proof.verificationMethod",
+            )
     options: dict[str, Any] = {"type": PROOF_TYPE, "cryptosuite": suite.name}
     if proof_id is not None:
         options["id"] = proof_id

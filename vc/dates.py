@@ -14,12 +14,12 @@ from datetime import UTC, date, datetime, timedelta
 from did.errors import MalformedValueError
 
 _DATE_TIME = re.compile(
-    r"^(?P<year>-?(?:[1-9][0-9]{3,}|0[0-9]{3}))-(?P<month>0[1-9]|1[0-2])"
+    r"(?P<year>-?(?:[1-9][0-9]{3,}|0[0-9]{3}))-(?P<month>0[1-9]|1[0-2])"
     r"-(?P<day>0[1-9]|[12][0-9]|3[01])"
     r"T(?P<time>(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?|24:00:00(?:\.0+)?)"
-    r"(?P<tz>Z|[+\-](?:(?:0[0-9]|1[0-3]):[0-5][0-9]|14:00))?$"
+    r"(?P<tz>Z|[+\-](?:(?:0[0-9]|1[0-3]):[0-5][0-9]|14:00))?"
 )
-_DATE = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
+_DATE = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
 
 
 def _bad(value: object, path: str, why_en: str, why_ja: str) -> MalformedValueError:
@@ -35,7 +35,7 @@ def parse_datetime(value: object, path: str, *, require_offset: bool = True) -> 
     """Parse a dateTimeStamp (``require_offset``) or xsd:dateTime into an aware UTC datetime."""
     if not isinstance(value, str):
         raise _bad(value, path, "not a string", "文字列ではありません")
-    match = _DATE_TIME.match(value)
+    match = _DATE_TIME.fullmatch(value)
     if match is None:
         raise _bad(
             value,
@@ -71,19 +71,21 @@ def parse_datetime(value: object, path: str, *, require_offset: bool = True) -> 
         )
     except ValueError:
         raise _bad(value, path, "no such day", "存在しない日付です") from None
-    if end_of_day:
-        result += timedelta(days=1)
     tz = match["tz"]
-    if tz and tz != "Z":
-        sign = 1 if tz[0] == "+" else -1
-        offset = timedelta(hours=int(tz[1:3]), minutes=int(tz[4:6]))
-        result -= sign * offset
+    try:
+        if end_of_day:
+            result += timedelta(days=1)
+        if tz and tz != "Z":
+            sign = 1 if tz[0] == "+" else -1
+            result -= sign * timedelta(hours=int(tz[1:3]), minutes=int(tz[4:6]))
+    except OverflowError:  # 9999-12-31T24:00:00Z, 0001-01-01T00:00:00+01:00
+        raise _bad(value, path, "year out of range", "年が範囲外です") from None
     return result
 
 
 def parse_date(value: object, path: str) -> date:
     """Parse an ``xsd:date`` without offset (``2027-01-15``)."""
-    if not isinstance(value, str) or not _DATE.match(value):
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
         raise MalformedValueError(
             f"{path}: {repr(value)[:80]} is not a date like 2027-01-15",
             f"{path}: {repr(value)[:80]} は 2027-01-15 の形式の日付ではありません",
@@ -103,4 +105,6 @@ def format_datetime(moment: datetime) -> str:
     """UTC, whole seconds, ``Z``: the form we write on the wire."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime")
-    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    utc = moment.astimezone(UTC)
+    # strftime does not pad years below 1000; the wire form needs four digits.
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}Z"

@@ -36,9 +36,9 @@ from did.errors import (
 )
 from schemas.loader import StaticDocumentLoader, default_loader
 
-_ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\x00-\x20\x7f\s<>\"{}|\\^`]*$")
-_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")
-_KEYWORD_LIKE = re.compile(r"^@[A-Za-z]+$")
+_ABSOLUTE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\x00-\x20\x7f\s<>\"{}|\\^`]*")
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")
+_KEYWORD_LIKE = re.compile(r"@[A-Za-z]+")
 
 # Keys an expanded node or value object may carry (JSON-LD 1.1 §9; @direction excluded on
 # purpose: jsonld.js refuses it without rdfDirection, so it cannot be signed portably).
@@ -126,7 +126,7 @@ def _check_iri(value: object, what: str, path: str) -> None:
         raise _undefined(what, value, path)
     if value.startswith("_:"):
         return
-    if not _ABSOLUTE_IRI.match(value):
+    if not _ABSOLUTE_IRI.fullmatch(value):
         if what == "IRI":
             shown = repr(value)[:120]
             raise UndefinedTermError(
@@ -146,7 +146,7 @@ def _keyword_like_keys(document: Any) -> None:
         if isinstance(item, dict):
             for key, value in item.items():
                 key_path = f"{path}.{key}" if path else key
-                if _KEYWORD_LIKE.match(key) and key not in jsonld.KEYWORDS:
+                if _KEYWORD_LIKE.fullmatch(key) and key not in jsonld.KEYWORDS:
                     raise _undefined("key", key, key_path)
                 if key != "@context":
                     stack.append((value, key_path))
@@ -225,7 +225,7 @@ def _walk(element: Any, path: str, blank_nodes: set[str], in_list: bool = False)
             _check_iri(value_type, "type", f"{path}.@type")
         language = element.get("@language")
         if language is not None and (
-            not isinstance(language, str) or not _LANGUAGE_TAG.match(language)
+            not isinstance(language, str) or not _LANGUAGE_TAG.fullmatch(language)
         ):
             raise UndefinedTermError(
                 f"invalid language tag {language!r}",

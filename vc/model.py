@@ -21,7 +21,7 @@ VP_TYPE = "VerifiablePresentation"
 ENVELOPED_VC_TYPE = "EnvelopedVerifiableCredential"
 
 # An absolute URL/IRI: scheme ":" then no whitespace (RFC 3986 §3.1, as the suites check it).
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]*$")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s]*")
 
 # Structured optional properties that need a "type" (VCDM 2.0 §4.10–§5.6).
 _TYPED_PROPERTIES = (
@@ -36,7 +36,7 @@ _TYPED_PROPERTIES = (
 
 
 def is_url(value: object) -> bool:
-    return isinstance(value, str) and bool(_URL.match(value))
+    return isinstance(value, str) and bool(_URL.fullmatch(value))
 
 
 def _problem(path: str, en: str, ja: str) -> MalformedValueError:

@@ -102,12 +102,12 @@ def _bundled_loader(accepted: frozenset[str]) -> StaticDocumentLoader:
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _parse_input(
-    document: Mapping[str, Any] | bytes | str, limits: Limits
-) -> tuple[dict[str, Any] | None, Check | None]:
-    if isinstance(document, bytes | str):
+def _parse_input(document: object, limits: Limits) -> tuple[dict[str, Any] | None, Check | None]:
+    """Bytes are JSON text to parse (within ``limits``); anything else must already be a JSON
+    object.  A ``str`` is a JSON value, not text to parse again."""
+    if isinstance(document, bytes | bytearray):
         try:
-            document = load_json(document, limits)
+            document = load_json(bytes(document), limits)
         except FurusatoError as exc:
             return None, from_error("input", exc)
     if not isinstance(document, dict):
@@ -267,7 +267,6 @@ def _status_checks(
     checks = []
     for entry in entries:
         document = options.status_lists.get(entry.list_url)
-        label_ja = {"revocation": "失効", "suspension": "停止"}.get(entry.purpose, entry.purpose)
         if document is None:
             checks.append(
                 failed(
@@ -309,14 +308,19 @@ def _status_checks(
             checks.append(
                 passed(
                     "status",
-                    f"{label_ja}されていません",
-                    f"not {entry.purpose.removesuffix('ion')}ed"
-                    if entry.purpose in ("revocation", "suspension")
-                    else f"{entry.purpose}: {value}",
+                    *_STATUS_OK.get(
+                        entry.purpose, (f"{entry.purpose}: {value}", f"{entry.purpose}: {value}")
+                    ),
                     target=target,
                 )
             )
     return checks
+
+
+_STATUS_OK = {
+    "revocation": ("失効していません", "not revoked"),
+    "suspension": ("停止されていません", "not suspended"),
+}
 
 
 def _status_list_problem(
@@ -403,7 +407,7 @@ def _human_en(delta: timedelta) -> str:
 
 
 def verify_credential(
-    document: Mapping[str, Any] | bytes | str,
+    document: Mapping[str, Any] | bytes,
     *,
     resolver: VerificationMethodResolver,
     options: VerifyOptions,
@@ -465,7 +469,7 @@ def verify_credential(
 
 
 def verify_presentation(
-    document: Mapping[str, Any] | bytes | str,
+    document: Mapping[str, Any] | bytes,
     *,
     resolver: VerificationMethodResolver,
     options: VerifyOptions,
@@ -613,7 +617,7 @@ def _binding_check(
 
 
 def verify(
-    document: Mapping[str, Any] | bytes | str,
+    document: Mapping[str, Any] | bytes,
     *,
     resolver: VerificationMethodResolver,
     options: VerifyOptions,

@@ -12,13 +12,14 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from did.errors import FurusatoError
 from did.jsonio import DEFAULT_LIMITS, load_json
 from did.resolver import Resolver
+from shellkit.cli import USAGE, BilingualGroup, fail, guarded, parse_time_option, read_input
 from vc.dates import parse_datetime
 from vc.model import as_list, issuer_id
 from vc.result import CHECK_NAMES, VerificationResult
@@ -26,38 +27,13 @@ from vc.statuslist import StatusListDocument
 from vc.verify import VerifyOptions, verify
 
 JST = timezone(timedelta(hours=9), "JST")
+MAX_STATUS_LIST_BYTES = 32 * 1024 * 1024
 TIER_NAMES = {"basic": ("ベーシック", "basic"), "premium": ("プレミアム", "premium")}
 
 
-def fail(message_ja: str, message_en: str, code: int = 2) -> NoReturn:
-    click.echo(f"エラー: {message_ja} / Error: {message_en}", err=True)
-    sys.exit(code)
-
-
-def read_limited(source: str, max_bytes: int) -> bytes:
-    """FILE or ``-``; refuses (exit 2) a file larger than ``max_bytes`` without reading it all."""
-    try:
-        if source == "-":
-            data = sys.stdin.buffer.read(max_bytes + 1)
-        else:
-            with open(source, "rb") as handle:
-                data = handle.read(max_bytes + 1)
-    except OSError as exc:
-        fail(f"{source} を読めません ({exc.strerror})", f"cannot read {source} ({exc.strerror})")
-    if len(data) > max_bytes:
-        fail(
-            f"{source} が大きすぎます (上限 {max_bytes} バイト)",
-            f"{source} is too large (limit {max_bytes} bytes)",
-        )
-    return data
-
-
 def load_document(source: str, max_bytes: int = DEFAULT_LIMITS.max_bytes) -> Any:
-    data = read_limited(source, max_bytes)
-    try:
-        return load_json(data)
-    except FurusatoError as exc:
-        fail(f"{source}: {exc.message_ja}", f"{source}: {exc.message_en}")
+    data = read_input(source, max_bytes=max_bytes)
+    return guarded(USAGE, lambda: load_json(data), prefix=f"{source}: ")
 
 
 class FileStatusLists:
@@ -66,7 +42,12 @@ class FileStatusLists:
     def __init__(self, files: Sequence[str]) -> None:
         self.documents: dict[str, StatusListDocument] = {}
         for path in files:
-            credential = load_document(path, 32 * 1024 * 1024)
+            if path == "-":
+                fail(
+                    "ステータスリストはファイルで指定してください",
+                    "give status lists as files (their age is the file's time)",
+                )
+            credential = load_document(path, MAX_STATUS_LIST_BYTES)
             if not isinstance(credential, dict) or not isinstance(credential.get("id"), str):
                 fail(
                     f"{path} にステータスリストの id がありません", f"{path} has no status list id"
@@ -143,8 +124,9 @@ def render(result: VerificationResult, lang: str) -> str:
 
 
 @click.group(
+    cls=BilingualGroup,
     help="ふるさと住民登録の証明書を確認します (オフライン) / "
-    "Verify furusato resident credentials (offline)"
+    "Verify furusato resident credentials (offline)",
 )
 @click.version_option(package_name="furusato-vc")
 def main() -> None:
@@ -195,10 +177,7 @@ def verify_command(
     # Trust is proof-only until the national registry is configured; --any-issuer names that
     # choice explicitly and keeps meaning it once a registry exists.
     del any_issuer
-    try:
-        now = parse_datetime(now_text, "--now") if now_text else datetime.now(UTC)
-    except FurusatoError as exc:
-        fail(exc.message_ja, exc.message_en)
+    now = parse_time_option(now_text, "--now") or datetime.now(UTC)
     documents: dict[str, Any] = {}
     for path in did_documents:
         document = load_document(path)

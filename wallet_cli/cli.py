@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import click
 
+from shellkit.cli import BilingualGroup
+
 
 @click.group(
+    cls=BilingualGroup,
     help="ふるさと住民の証明書を受け取り、保管し、提示します (準備中) / "
-    "Receive, keep and present furusato credentials (in preparation)"
+    "Receive, keep and present furusato credentials (in preparation)",
 )
 @click.version_option(package_name="furusato-vc")
 def main() -> None:

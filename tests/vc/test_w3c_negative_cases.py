@@ -572,7 +572,10 @@ VERIFY_CASES = [
     ),
     VerifyCase("verify_not_json", "ours (bounded input)", lambda: b"not json {", "malformed"),
     VerifyCase(
-        "verify_too_deep", "ours (bounded input)", lambda: "[" * 5000 + "]" * 5000, "limit_exceeded"
+        "verify_too_deep",
+        "ours (bounded input)",
+        lambda: b"[" * 5000 + b"]" * 5000,
+        "limit_exceeded",
     ),
     VerifyCase(
         "verify_vc_without_proof", f"{VCDM} tests/412-securing-mechanisms.js", base, "proof_missing"

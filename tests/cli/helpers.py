@@ -1,0 +1,153 @@
+"""Helpers for the command-line tests: in-process runs with click's CliRunner, and
+runs of the installed console scripts (furusato-issuer, furusato-verifier, furusato-wallet).
+
+Every error a CLI prints must be one line, Japanese then English
+(``エラー: … / Error: …``), on stderr, and never a traceback; :func:`assert_one_line_error`
+checks exactly that.  In-process runs are covered by the socket guard of tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+from did.key import did_key_from_public_key, did_key_verification_method_id
+from did.keys import KeyType, PrivateKey
+from schemas.loader import CREDENTIALS_V2
+
+SEED = bytes(range(32))  # 00 01 … 1f: valid for Ed25519 and as a P-256 scalar
+OTHER_SEED = bytes(range(1, 33))
+SCRIPT_TIMEOUT = 120  # seconds; generous, only to turn a hang into a failure
+
+Doc = dict[str, Any]
+
+
+def seeded_key(key_type: KeyType, seed: bytes = SEED) -> PrivateKey:
+    return PrivateKey.from_seed(key_type, seed)
+
+
+def key_did(key: PrivateKey) -> str:
+    return did_key_from_public_key(key.public_key)
+
+
+def key_vm(key: PrivateKey) -> str:
+    return did_key_verification_method_id(key.public_key)
+
+
+def generic_credential(issuer: str, **extra: Any) -> Doc:
+    """A plain VCDM 2.0 credential using only terms of the v2 base context."""
+    credential: Doc = {
+        "@context": [CREDENTIALS_V2],
+        "type": ["VerifiableCredential"],
+        "issuer": issuer,
+        "validFrom": "2026-01-01T00:00:00Z",
+        "credentialSubject": {"id": "did:example:alice", "name": "Alice"},
+    }
+    credential.update(extra)
+    return credential
+
+
+def write_json(path: Path, value: Any) -> Path:
+    path.write_text(json.dumps(value, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def write_key(path: Path, key: PrivateKey) -> Path:
+    jwk = key.to_jwk(include_private=True)
+    jwk["kid"] = key_vm(key)
+    return write_json(path, jwk)
+
+
+def invoke(
+    command: click.Command,
+    args: Sequence[str],
+    *,
+    stdin: bytes | str | None = None,
+) -> Result:
+    """Run ``command`` in-process; an exception other than SystemExit fails the test (it would
+    be a traceback for the user)."""
+    result = CliRunner().invoke(command, list(args), input=stdin)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(
+            f"{command.name} {' '.join(args)} raised {result.exception!r} "
+            "(a traceback for the user)"
+        ) from result.exception
+    return result
+
+
+def assert_one_line_error(stderr: str, *, contains: Sequence[str] = ()) -> str:
+    """``stderr`` is exactly one line ``エラー: <ja> / Error: <en>``; returns that line."""
+    assert "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one error line, got {len(lines)}:\n{stderr}"
+    line = lines[0]
+    assert line.startswith("エラー: "), line
+    ja, sep, en = line.partition(" / Error: ")
+    assert sep, f"no English part: {line}"
+    assert any(ord(c) > 0x3000 for c in ja), f"Japanese part has no Japanese: {line}"
+    assert en.strip(), line
+    for needle in contains:
+        assert needle in line, f"{needle!r} not in {line!r}"
+    return line
+
+
+# --- installed console scripts -----------------------------------------------------------------
+
+
+def console_script(name: str) -> str:
+    """The installed console script ``name``: next to this interpreter (a venv), else on PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"console script {name} is not installed (pip install -e .)")
+    return found
+
+
+def run_script(
+    name: str,
+    *args: str,
+    cwd: Path,
+    stdin: bytes | None = None,
+    stdin_file: Path | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run an installed console script; output decoded as UTF-8 (strictly)."""
+    env = dict(os.environ, PYTHONUTF8="1", LC_ALL="C.UTF-8")
+    if stdin_file is not None:
+        with stdin_file.open("rb") as handle:
+            done = subprocess.run(
+                [console_script(name), *args],
+                stdin=handle,
+                capture_output=True,
+                cwd=cwd,
+                env=env,
+                timeout=SCRIPT_TIMEOUT,
+                preexec_fn=preexec_fn,
+                check=False,
+            )
+    else:
+        done = subprocess.run(
+            [console_script(name), *args],
+            input=stdin if stdin is not None else b"",
+            capture_output=True,
+            cwd=cwd,
+            env=env,
+            timeout=SCRIPT_TIMEOUT,
+            preexec_fn=preexec_fn,
+            check=False,
+        )
+    return subprocess.CompletedProcess(
+        done.args, done.returncode, done.stdout.decode("utf-8"), done.stderr.decode("utf-8")
+    )
