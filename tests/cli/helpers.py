@@ -8,6 +8,7 @@ checks exactly that.  In-process runs are covered by the socket guard of tests/c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -125,28 +126,22 @@ def run_script(
 ) -> subprocess.CompletedProcess[str]:
     """Run an installed console script; output decoded as UTF-8 (strictly)."""
     env = dict(os.environ, PYTHONUTF8="1", LC_ALL="C.UTF-8")
-    if stdin_file is not None:
-        with stdin_file.open("rb") as handle:
-            done = subprocess.run(
-                [console_script(name), *args],
-                stdin=handle,
-                capture_output=True,
-                cwd=cwd,
-                env=env,
-                timeout=SCRIPT_TIMEOUT,
-                preexec_fn=preexec_fn,
-                check=False,
-            )
-    else:
+    with contextlib.ExitStack() as stack:
+        # a file is streamed (the 50 MB case must not be read into the test's memory)
+        source: dict[str, Any] = (
+            {"stdin": stack.enter_context(stdin_file.open("rb"))}
+            if stdin_file is not None
+            else {"input": stdin if stdin is not None else b""}
+        )
         done = subprocess.run(
             [console_script(name), *args],
-            input=stdin if stdin is not None else b"",
             capture_output=True,
             cwd=cwd,
             env=env,
             timeout=SCRIPT_TIMEOUT,
             preexec_fn=preexec_fn,
             check=False,
+            **source,
         )
     return subprocess.CompletedProcess(
         done.args, done.returncode, done.stdout.decode("utf-8"), done.stderr.decode("utf-8")
