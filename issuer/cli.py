@@ -10,14 +10,27 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
+import segno
 
 from did.jsonio import load_json
 from did.key import did_key_verification_method_id
 from did.keys import KeyType, PrivateKey, generate_private_key
+from issuer import audit as audit_chain
+from issuer.auth import create_token
+from issuer.bootstrap import Services, open_services, resolve_secret, stored_secret
+from issuer.issuance import change_state
+from issuer.oid4vci import create_offer
+from issuer.registry_cli import registry
+from issuer.registry_export import registry_entry
+from issuer.settings import Settings
+from issuer.tenants import create_tenant, get_tenant, keys_of, list_tenants, rotate_key
+from schemas.municipalities import municipality_table
 from shellkit.cli import (
     FAILED,
     USAGE,
@@ -28,6 +41,7 @@ from shellkit.cli import (
     print_json,
     read_input,
 )
+from vc.dates import format_datetime
 from vc.issue import issue_credential
 from vc.suites import ALL_SUITES, ECDSA_RDFC_2019, EDDSA_RDFC_2022
 
@@ -139,6 +153,341 @@ def demo(out_dir: Path | None, lang: str) -> None:
 
     ok = run_demo(out_dir=out_dir, lang=lang, now=datetime.now(UTC), echo=click.echo)
     sys.exit(0 if ok else 1)
+
+
+# --- the service: tenants, keys, credentials, tokens, audit, publish, serve -----------------
+
+
+def data_dir_option(function: Any) -> Any:
+    function = click.option(
+        "--database-url",
+        envvar="DATABASE_URL",
+        help="PostgreSQL の URL (既定: データディレクトリの SQLite) / "
+        "PostgreSQL URL (default: SQLite in the data directory)",
+    )(function)
+    return click.option(
+        "--data-dir",
+        envvar="FURUSATO_ISSUER_DATA",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="データディレクトリ / data directory (FURUSATO_ISSUER_DATA)",
+    )(function)
+
+
+def _settings(data_dir: Path | None, database_url: str | None, **extra: Any) -> Settings:
+    return Settings.from_env(data_dir=data_dir, database_url=database_url, **extra)
+
+
+def _prompt_secret(confirm: bool) -> Callable[[], str]:
+    def ask() -> str:
+        value: str = click.prompt(
+            "鍵を守る秘密 / Secret protecting the keys",
+            hide_input=True,
+            confirmation_prompt=confirm,
+            err=True,
+        )
+        return value
+
+    return ask
+
+
+def _open(settings: Settings, *, need_secret: bool, confirm: bool = False) -> Services:
+    secret = (
+        guarded(USAGE, lambda: resolve_secret(settings, _prompt_secret(confirm)))
+        if need_secret
+        else (settings.secret or stored_secret(settings.data_dir) or "")
+    )
+    return guarded(FAILED, lambda: open_services(settings, secret, pool_size=2))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@main.command(help="自治体を登録し、署名鍵と DID を作ります / Set up a municipality: key and DID")
+@data_dir_option
+@click.option(
+    "--lg-code", required=True, help="全国地方公共団体コード (6桁) / local government code"
+)
+@click.option("--public-url", envvar="FURUSATO_PUBLIC_URL", help="公開 URL / public base URL")
+@click.option("--did-method", type=click.Choice(["web", "key"]), default="web", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="{lgCode, did, publicUrl} を JSON で出力")
+def init(
+    data_dir: Path | None,
+    database_url: str | None,
+    lg_code: str,
+    public_url: str | None,
+    did_method: str,
+    as_json: bool,
+) -> None:
+    settings = _settings(data_dir, database_url, public_url=public_url)
+    guarded(USAGE, lambda: municipality_table().get(lg_code), prefix="--lg-code: ")
+    svc = _open(settings, need_secret=True, confirm=True)
+    with svc.db.transaction() as session:
+        tenant = guarded(
+            FAILED,
+            lambda: create_tenant(
+                session,
+                svc.ring,
+                lg_code=lg_code,
+                public_url=settings.public_url,
+                did_method=did_method,
+                now=_now(),
+                random_bytes=secrets.token_bytes,
+            ),
+        )
+    if as_json:
+        print_json({"lgCode": tenant.lg_code, "did": tenant.did, "publicUrl": tenant.public_url})
+    else:
+        click.echo(f"{tenant.prefecture}{tenant.name} ({tenant.lg_code}) を登録しました / set up")
+        click.echo(f"DID: {tenant.did}")
+        click.echo(f"URL: {tenant.identifier}")
+
+
+@main.group(cls=BilingualGroup, help="署名鍵 / Signing keys")
+def keys() -> None:
+    pass
+
+
+@keys.command("rotate", help="署名鍵を更新します (旧鍵は履歴に残ります) / Rotate the signing key")
+@data_dir_option
+@click.option("--lg-code", required=True)
+def keys_rotate(data_dir: Path | None, database_url: str | None, lg_code: str) -> None:
+    svc = _open(_settings(data_dir, database_url), need_secret=True)
+    with svc.db.transaction() as session:
+        tenant = guarded(FAILED, lambda: get_tenant(session, lg_code))
+        row = guarded(
+            FAILED,
+            lambda: rotate_key(
+                session, svc.ring, tenant, now=_now(), random_bytes=secrets.token_bytes, actor="cli"
+            ),
+        )
+        click.echo(f"新しい鍵 / new key: {tenant.did}#{row.key_id}")
+
+
+@keys.command("list", help="署名鍵の一覧 / List signing keys")
+@data_dir_option
+@click.option("--lg-code", required=True)
+@click.option("--json", "as_json", is_flag=True)
+def keys_list(data_dir: Path | None, database_url: str | None, lg_code: str, as_json: bool) -> None:
+    svc = _open(_settings(data_dir, database_url), need_secret=False)
+    with svc.db.read() as session:
+        tenant = guarded(FAILED, lambda: get_tenant(session, lg_code))
+        rows = keys_of(session, lg_code)
+        listed = [
+            {
+                "id": f"{tenant.did}#{k.key_id}",
+                "publicKeyMultibase": k.public_multikey,
+                "validFrom": format_datetime(k.valid_from),
+                "validUntil": format_datetime(k.valid_until) if k.valid_until else None,
+                "revoked": format_datetime(k.revoked_at) if k.revoked_at else None,
+            }
+            for k in rows
+        ]
+    if as_json:
+        print_json(listed)
+        return
+    for key in listed:
+        state = (
+            "失効 revoked"
+            if key["revoked"]
+            else ("退役 retired" if key["validUntil"] else "使用中 current")
+        )
+        click.echo(f"{key['id']}  {state}  {key['validFrom']} – {key['validUntil'] or ''}")
+
+
+def _state_command(action: str, help_text: str) -> None:
+    @main.command(action, help=help_text)
+    @data_dir_option
+    @click.option(
+        "--lg-code", required=True, help="証明書を発行した自治体 / the issuing municipality"
+    )
+    @click.option("--reason", help="理由 (監査ログに記録) / reason, kept in the audit log")
+    @click.argument("credential_id", metavar="CREDENTIAL_ID")
+    def command(
+        data_dir: Path | None,
+        database_url: str | None,
+        lg_code: str,
+        reason: str | None,
+        credential_id: str,
+    ) -> None:
+        svc = _open(_settings(data_dir, database_url), need_secret=False)
+        row = guarded(
+            FAILED,
+            lambda: change_state(
+                svc.db,
+                lg_code=lg_code,
+                credential_id=credential_id,
+                action=action,
+                now=_now(),
+                actor="cli",
+                reason=reason,
+            ),
+        )
+        click.echo(f"{row.credential_id}: {row.state}")
+
+
+_state_command("revoke", "証明書を失効させます (取り消せません) / Revoke a credential (final)")
+_state_command("suspend", "証明書を一時停止します / Suspend a credential")
+_state_command("reinstate", "停止を解除します / Reinstate a suspended credential")
+
+
+@main.command(
+    help="窓口用の申込み (OID4VCI オファー) を作ります / Make a credential offer (counter)"
+)
+@data_dir_option
+@click.option("--lg-code", required=True)
+@click.option("--tier", type=click.Choice(["basic", "premium"]), default="basic", show_default=True)
+@click.option("--tx-code", is_flag=True, help="確認コードを付ける / require a transaction code")
+@click.option(
+    "--png", "png", type=click.Path(dir_okay=False, path_type=Path), help="QR を PNG で保存"
+)
+def offer(
+    data_dir: Path | None,
+    database_url: str | None,
+    lg_code: str,
+    tier: str,
+    tx_code: bool,
+    png: Path | None,
+) -> None:
+    svc = _open(_settings(data_dir, database_url), need_secret=True)
+    with svc.db.transaction() as session:
+        tenant = guarded(FAILED, lambda: get_tenant(session, lg_code))
+        new = create_offer(
+            session,
+            svc.settings,
+            svc.secret,
+            tenant,
+            tier=tier,
+            channel="counter",
+            now=_now(),
+            actor="cli",
+            with_tx_code=tx_code,
+        )
+    if png is not None:
+        segno.make_qr(new.offer_uri, error="m").save(str(png), kind="png", scale=8, border=4)
+    if new.tx_code:
+        click.echo(f"確認コード / transaction code: {new.tx_code}", err=True)
+    click.echo(new.offer_uri)
+
+
+@main.group(cls=BilingualGroup, help="API トークン / API tokens")
+def token() -> None:
+    pass
+
+
+@token.command("create", help="トークンを作成します (最終行に表示) / Create a token (last line)")
+@data_dir_option
+@click.option("--lg-code", required=True)
+@click.option("--role", type=click.Choice(["admin", "staff", "auditor"]), required=True)
+@click.option("--name", help="メモ / a note for people")
+def token_create(
+    data_dir: Path | None, database_url: str | None, lg_code: str, role: str, name: str | None
+) -> None:
+    svc = _open(_settings(data_dir, database_url), need_secret=False)
+    with svc.db.transaction() as session:
+        text = guarded(
+            FAILED,
+            lambda: create_token(session, lg_code, role, name=name, now=_now(), actor="cli"),
+        )
+    click.echo("このトークンは再表示できません / This token is shown only once:", err=True)
+    click.echo(text)
+
+
+@main.group(cls=BilingualGroup, help="監査ログ / Audit log")
+def audit() -> None:
+    pass
+
+
+@audit.command("verify", help="監査ログの改ざんを検査します / Check the audit chain")
+@data_dir_option
+@click.option(
+    "--lg-code", multiple=True, help="対象の自治体 (既定: すべて) / municipalities (default: all)"
+)
+@click.option("--json", "as_json", is_flag=True)
+def audit_verify(
+    data_dir: Path | None, database_url: str | None, lg_code: tuple[str, ...], as_json: bool
+) -> None:
+    svc = _open(_settings(data_dir, database_url), need_secret=False)
+    with svc.db.read() as session:
+        codes = list(lg_code) or [t.lg_code for t in list_tenants(session)]
+        reports = [audit_chain.verify_chain(session, code) for code in codes]
+    if as_json:
+        print_json([r.__dict__ for r in reports])
+    for report in reports:
+        if as_json:
+            continue
+        if report.ok:
+            click.echo(
+                f"✓ {report.lg_code}: {report.events} 件、改ざんなし / "
+                f"{report.events} events, intact"
+            )
+        else:
+            click.echo(
+                f"✗ {report.lg_code}: {report.first_bad_seq} 番で改ざんを検出 / tampering at event "
+                f"{report.first_bad_seq} ({report.reason})"
+            )
+    sys.exit(0 if all(r.ok for r in reports) else FAILED)
+
+
+@main.command(
+    help="静的ファイル (DID 文書、コンテキスト、ステータスリスト) を書き出します / "
+    "Write the static files a web server or CDN serves"
+)
+@data_dir_option
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+def publish(data_dir: Path | None, database_url: str | None, out_dir: Path) -> None:
+    from issuer.publish import publish_static
+
+    svc = _open(_settings(data_dir, database_url), need_secret=True)
+    written = guarded(FAILED, lambda: publish_static(svc, out_dir, now=_now()))
+    click.echo(f"{len(written)} ファイルを書き出しました / files written to {out_dir}")
+
+
+@main.command(help="発行者サービスを起動します / Run the issuer service")
+@data_dir_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--public-url", envvar="FURUSATO_PUBLIC_URL", help="公開 URL (既定: http://localhost:PORT)"
+)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--ssl-certfile", type=click.Path(dir_okay=False, exists=True))
+@click.option("--ssl-keyfile", type=click.Path(dir_okay=False, exists=True))
+@click.option(
+    "--demo-lg-code",
+    default="015814",
+    show_default=True,
+    help="初回起動時に作るデモ自治体 / the demo municipality made on first start",
+)
+def serve(
+    data_dir: Path | None,
+    database_url: str | None,
+    host: str,
+    port: int,
+    public_url: str | None,
+    workers: int,
+    ssl_certfile: str | None,
+    ssl_keyfile: str | None,
+    demo_lg_code: str,
+) -> None:
+    from issuer.serve import run_server
+
+    scheme = "https" if ssl_certfile else "http"
+    settings = _settings(
+        data_dir,
+        database_url,
+        public_url=public_url or f"{scheme}://localhost:{port}",
+        host=host,
+        port=port,
+        workers=workers,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+    )
+    guarded(FAILED, lambda: run_server(settings, demo_lg_code=demo_lg_code, echo=click.echo))
+
+
+main.add_command(registry)
+registry.add_command(registry_entry)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,345 @@
+"""Storage of the issuer service: SQLAlchemy 2 models, engines, transactions, migrations.
+
+SQLite (a file under the data directory) is the embedded default; PostgreSQL is used when a
+``postgresql://`` URL is given.  Every table carries the tenant key ``lg_code`` (first in
+every primary key), so the schema can be sharded by tenant (e.g. Citus, distributed on
+``lg_code``) without redesign (DESIGN.md §11).  The schema is created and upgraded by
+Alembic (``issuer/migrations``); ``migrate`` runs it programmatically.
+
+Uniqueness that matters for safety is a database constraint, never an application check:
+a status-list index is the primary key of ``status_entries``, so two credentials can never
+get the same index, whatever the concurrency.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Dialect,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.pool import NullPool
+from sqlalchemy.types import DateTime, TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both backends (SQLite has no time zones)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+class Tenant(Base):
+    """A municipality (自治体) hosted by this deployment (a small reference table)."""
+
+    __tablename__ = "tenants"
+
+    lg_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    prefecture: Mapped[str] = mapped_column(String(16))
+    prefecture_code: Mapped[str] = mapped_column(String(6))
+    did: Mapped[str] = mapped_column(String(512), unique=True)
+    did_method: Mapped[str] = mapped_column(String(8))
+    public_url: Mapped[str] = mapped_column(String(512))
+    created_at: Mapped[datetime]
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class SigningKey(Base):
+    """A signing key of a tenant, private part sealed at rest; rotation keeps history."""
+
+    __tablename__ = "signing_keys"
+    __table_args__ = (ForeignKeyConstraint(["lg_code"], ["tenants.lg_code"]),)
+
+    lg_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # DID URL fragment
+    key_type: Mapped[str] = mapped_column(String(16))
+    public_multikey: Mapped[str] = mapped_column(String(256))
+    sealed_private: Mapped[dict[str, Any]] = mapped_column(JSON)
+    valid_from: Mapped[datetime]
+    valid_until: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class StatusList(Base):
+    """One Bitstring Status List of a tenant and purpose; ``bits`` is the raw bitstring."""
+
+    __tablename__ = "status_lists"
+    __table_args__ = (ForeignKeyConstraint(["lg_code"], ["tenants.lg_code"]),)
+
+    lg_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
+    list_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    length: Mapped[int] = mapped_column(Integer)
+    bits: Mapped[bytes] = mapped_column(LargeBinary)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    full: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    published: Mapped[str | None] = mapped_column(Text)  # the signed list credential (JSON)
+    published_version: Mapped[int | None] = mapped_column(Integer)
+    published_at: Mapped[datetime | None]
+
+
+class StatusEntry(Base):
+    """An allocated index.  The primary key makes a second allocation impossible."""
+
+    __tablename__ = "status_entries"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["lg_code", "purpose", "list_number"],
+            ["status_lists.lg_code", "status_lists.purpose", "status_lists.list_number"],
+        ),
+        Index("ix_status_entries_credential", "lg_code", "credential_id"),
+    )
+
+    lg_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
+    list_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    list_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    credential_id: Mapped[str] = mapped_column(String(64))
+
+
+class IssuedCredential(Base):
+    """What the issuer keeps of a credential it issued (no personal data is in it)."""
+
+    __tablename__ = "credentials"
+    __table_args__ = (
+        ForeignKeyConstraint(["lg_code"], ["tenants.lg_code"]),
+        Index("ix_credentials_issued", "lg_code", "issued_at"),
+    )
+
+    lg_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    credential_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder_did: Mapped[str | None] = mapped_column(String(512))
+    tier: Mapped[str | None] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    source: Mapped[str] = mapped_column(String(16))  # oid4vci | vcapi | cli
+    key_id: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime]
+    valid_from: Mapped[datetime | None]
+    valid_until: Mapped[datetime | None]
+    document: Mapped[str] = mapped_column(Text)  # the signed credential (JSON)
+
+
+class Offer(Base):
+    """An OID4VCI credential offer with its pre-authorized code, and the token it became."""
+
+    __tablename__ = "offers"
+    __table_args__ = (
+        ForeignKeyConstraint(["lg_code"], ["tenants.lg_code"]),
+        # unique per tenant (a sharded table can only enforce keys that hold lg_code)
+        Index("ix_offers_code", "lg_code", "code_hash", unique=True),
+        Index("ix_offers_token", "lg_code", "token_hash", unique=True),
+    )
+
+    lg_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    # SHA-256 of the offer reference in the QR: the database alone cannot redeem an offer
+    offer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tier: Mapped[str] = mapped_column(String(16))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    tx_code_hash: Mapped[str | None] = mapped_column(String(64))
+    tx_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    redeemed_at: Mapped[datetime | None]
+    token_hash: Mapped[str | None] = mapped_column(String(64))
+    token_expires_at: Mapped[datetime | None]
+    credential_id: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))  # web | api | counter
+
+
+class Nonce(Base):
+    """A c_nonce handed out by the nonce endpoint: single use, short-lived."""
+
+    __tablename__ = "nonces"
+    __table_args__ = (ForeignKeyConstraint(["lg_code"], ["tenants.lg_code"]),)
+
+    lg_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """A bearer token of the admin API / VC-API, scoped to one tenant; only its hash is kept.
+
+    The token text names its tenant and id (``fvc_<lgCode>_<id>_<secret>``), so it is found
+    by primary key and its hash compared in constant time."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (ForeignKeyConstraint(["lg_code"], ["tenants.lg_code"]),)
+
+    lg_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    token_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class AuditEvent(Base):
+    """One event of a tenant's append-only audit log; each row hashes the previous one."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (ForeignKeyConstraint(["lg_code"], ["tenants.lg_code"]),)
+
+    lg_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str | None] = mapped_column(String(512))
+    details: Mapped[str] = mapped_column(Text)  # canonical JSON
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The end of a tenant's audit chain; updating it serializes appends per tenant."""
+
+    __tablename__ = "audit_heads"
+    __table_args__ = (ForeignKeyConstraint(["lg_code"], ["tenants.lg_code"]),)
+
+    lg_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- engines and transactions ---------------------------------------------------------------
+
+
+def normalize_url(url: str) -> str:
+    """``postgresql://`` → the psycopg 3 driver; other URLs unchanged."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """An engine with the settings each backend needs for concurrent writers."""
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 60, "isolation_level": None},
+            poolclass=NullPool if ":memory:" not in url else None,
+            json_serializer=_json_dumps,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection: Any) -> None:
+            # Take the write lock at BEGIN: two deferred transactions that both read then
+            # write would deadlock into SQLITE_BUSY; IMMEDIATE makes them queue instead.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        json_serializer=_json_dumps,
+    )
+
+
+def _json_dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+class Database:
+    """An engine and its session factory; ``transaction()`` is the unit of work."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = normalize_url(url)
+        self.engine = make_engine(self.url, pool_size=pool_size)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work commits at the end of the block, or rolls back entirely."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading only."""
+        with self._sessions() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def migrate(database: Database) -> None:
+    """Create or upgrade the schema to the newest Alembic revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("issuer").joinpath("migrations")))
+    config.set_main_option("sqlalchemy.url", database.url.replace("%", "%%"))
+    with database.engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+        connection.commit()

@@ -1,0 +1,331 @@
+"""Issuing, revoking, suspending and reinstating credentials: the service's units of work.
+
+Each function runs in one database transaction: the status indexes, the signed credential,
+its record and its audit event commit together or not at all — a failure anywhere leaves
+nothing half-written.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from issuer import audit, status
+from issuer.db import Database, IssuedCredential
+from issuer.errors import ConflictError, ForbiddenError, NotFoundError, ServiceError
+from issuer.settings import Settings
+from issuer.tenants import KeyRing, TenantInfo, active_key, get_tenant
+from schemas.loader import CREDENTIALS_V1
+from schemas.municipalities import municipality_table
+from vc.dates import parse_datetime
+from vc.furusato import RESIDENT_CREDENTIAL_TYPE, is_furusato, resident_credential
+from vc.issue import issue_credential
+from vc.model import as_list, base_context, issuer_id, subject_ids
+
+JST = timezone(timedelta(hours=9))
+TIERS = ("basic", "premium")
+STATES = ("active", "revoked", "suspended")
+
+
+@dataclass(frozen=True)
+class Issued:
+    credential: dict[str, Any]
+    record: IssuedCredential
+
+
+def new_credential_id(random_bytes: Callable[[int], bytes] = secrets.token_bytes) -> str:
+    return f"urn:uuid:{uuid.UUID(bytes=random_bytes(16), version=4)}"
+
+
+def _allocate_all(
+    session: Session, tenant: TenantInfo, credential_id: str, settings: Settings, now: datetime
+) -> list[dict[str, str]]:
+    return [
+        status.allocate(
+            session,
+            tenant,
+            purpose,
+            credential_id,
+            now=now,
+            randbelow=secrets.randbelow,
+            fill=settings.status_list_fill,
+        ).entry()
+        for purpose in status.PURPOSES
+    ]
+
+
+def _record(
+    session: Session,
+    tenant: TenantInfo,
+    signed: dict[str, Any],
+    *,
+    key_id: str,
+    source: str,
+    tier: str | None,
+    now: datetime,
+    actor: str,
+) -> IssuedCredential:
+    credential_id = signed["id"]
+    if session.get(IssuedCredential, (tenant.lg_code, credential_id)) is not None:
+        raise ConflictError(
+            f"credential {credential_id} already exists",
+            f"証明書 {credential_id} は既に存在します",
+            path="id",
+        )
+    holders = subject_ids(signed)
+    start = signed.get("validFrom") or signed.get("issuanceDate")
+    end = signed.get("validUntil") or signed.get("expirationDate")
+    v1 = base_context(signed) == CREDENTIALS_V1
+    row = IssuedCredential(
+        lg_code=tenant.lg_code,
+        credential_id=credential_id,
+        holder_did=holders[0] if holders else None,
+        tier=tier,
+        state="active",
+        source=source,
+        key_id=key_id,
+        issued_at=now,
+        valid_from=parse_datetime(start, "validFrom", require_offset=not v1) if start else None,
+        valid_until=parse_datetime(end, "validUntil", require_offset=not v1) if end else None,
+        document=json.dumps(signed, ensure_ascii=False),
+    )
+    session.add(row)
+    audit.append(
+        session,
+        tenant.lg_code,
+        at=now,
+        actor=actor,
+        action="credential.issue",
+        subject=credential_id,
+        details={"source": source, "tier": tier, "keyId": key_id},
+    )
+    return row
+
+
+def issue_resident(
+    db: Database,
+    ring: KeyRing,
+    settings: Settings,
+    *,
+    lg_code: str,
+    holder: str,
+    tier: str,
+    now: datetime,
+    source: str,
+    actor: str,
+    on_issued: Callable[[Session, IssuedCredential], None] | None = None,
+) -> Issued:
+    """Issue a FurusatoResidentCredential to ``holder`` (a did:key) in one transaction."""
+    if tier not in TIERS:
+        raise ServiceError(f"unknown tier {tier!r}", f"登録区分 {tier!r} はありません", path="tier")
+    with db.transaction() as session:
+        tenant = get_tenant(session, lg_code)
+        key = active_key(session, ring, tenant)
+        credential_id = new_credential_id()
+        valid_from = now.replace(microsecond=0)
+        unsigned = resident_credential(
+            credential_id=credential_id,
+            issuer=tenant.did,
+            issuer_name=tenant.name,
+            municipality=municipality_table().get(lg_code),
+            holder=holder,
+            tier=tier,
+            registered_since=now.astimezone(JST).date(),
+            valid_from=valid_from,
+            valid_until=valid_from + settings.credential_validity,
+            status=_allocate_all(session, tenant, credential_id, settings, now),
+        )
+        signed = issue_credential(
+            unsigned, key.signer, verification_method=key.verification_method, created=now
+        )
+        record = _record(
+            session,
+            tenant,
+            signed,
+            key_id=key.key_id,
+            source=source,
+            tier=tier,
+            now=now,
+            actor=actor,
+        )
+        if on_issued is not None:
+            on_issued(session, record)
+        return Issued(signed, record)
+
+
+def issue_submitted(
+    db: Database,
+    ring: KeyRing,
+    settings: Settings,
+    *,
+    lg_code: str,
+    credential: Mapping[str, Any],
+    with_status: bool,
+    now: datetime,
+    actor: str,
+) -> Issued:
+    """Sign a credential submitted through the VC-API (VCDM 2.0 or 1.1).
+
+    The issuer must be this municipality (or absent: then it is set); a furusato credential
+    must name this municipality; an ``id`` is added when missing; the revocation and
+    suspension entries are added when ``with_status``.
+    """
+    document = copy.deepcopy(dict(credential))
+    with db.transaction() as session:
+        tenant = get_tenant(session, lg_code)
+        key = active_key(session, ring, tenant)
+        issuer = document.get("issuer")
+        if issuer is None:
+            document["issuer"] = tenant.did
+        elif issuer_id(document) != tenant.did:
+            raise ForbiddenError(
+                f"this issuer signs only as {tenant.did}",
+                f"この発行者は {tenant.did} としてのみ署名します",
+                path="issuer",
+                code="issuer_mismatch",
+            )
+        _check_own_municipality(document, tenant)
+        credential_id = document.get("id")
+        if credential_id is None:
+            credential_id = document["id"] = new_credential_id()
+        elif not isinstance(credential_id, str) or len(credential_id) > 64:
+            raise ServiceError(
+                "credential id must be a URL of at most 64 characters",
+                "証明書の id は64文字以内の URL にしてください",
+                path="id",
+            )
+        if with_status:
+            if "credentialStatus" in document:
+                raise ServiceError(
+                    "the credential already has credentialStatus",
+                    "証明書には既に credentialStatus があります",
+                    path="credentialStatus",
+                )
+            document["credentialStatus"] = _allocate_all(
+                session, tenant, credential_id, settings, now
+            )
+        signed = issue_credential(
+            document, key.signer, verification_method=key.verification_method, created=now
+        )
+        types = as_list(signed.get("type"))
+        tier = None
+        if RESIDENT_CREDENTIAL_TYPE in types:
+            tier = signed["credentialSubject"].get("registrationTier")
+        record = _record(
+            session,
+            tenant,
+            signed,
+            key_id=key.key_id,
+            source="vcapi",
+            tier=tier,
+            now=now,
+            actor=actor,
+        )
+        return Issued(signed, record)
+
+
+def _check_own_municipality(document: Mapping[str, Any], tenant: TenantInfo) -> None:
+    """A municipality signs claims about itself only."""
+    if not is_furusato(document):
+        return
+    for subject in as_list(document.get("credentialSubject")):
+        municipality = subject.get("municipality") if isinstance(subject, dict) else None
+        code = municipality.get("lgCode") if isinstance(municipality, dict) else None
+        if code != tenant.lg_code:
+            raise ForbiddenError(
+                f"municipality {tenant.lg_code} cannot sign claims about municipality {code}",
+                f"自治体 {tenant.lg_code} は他の自治体 ({code}) についての証明書に署名できません",
+                path="credentialSubject.municipality.lgCode",
+                code="other_municipality",
+            )
+
+
+TRANSITIONS = {
+    # action: (allowed from, to, bit changes {purpose: value})
+    "revoke": (("active", "suspended"), "revoked", {"revocation": True}),
+    "suspend": (("active",), "suspended", {"suspension": True}),
+    "reinstate": (("suspended",), "active", {"suspension": False}),
+}
+
+
+def change_state(
+    db: Database,
+    *,
+    lg_code: str,
+    credential_id: str,
+    action: str,
+    now: datetime,
+    actor: str,
+    reason: str | None = None,
+) -> IssuedCredential:
+    """Revoke (for good), suspend, or reinstate a suspended credential."""
+    allowed, target, bits = TRANSITIONS[action]
+    with db.transaction() as session:
+        row = session.execute(
+            select(IssuedCredential)
+            .where(
+                IssuedCredential.lg_code == lg_code,
+                IssuedCredential.credential_id == credential_id,
+            )
+            .with_for_update()
+        ).scalar_one_or_none()
+        if row is None:
+            # Another tenant's credential looks exactly like a missing one.
+            raise NotFoundError(
+                f"no credential {credential_id} here",
+                f"証明書 {credential_id} はありません",
+                path="credentialId",
+            )
+        if row.state not in allowed:
+            raise ConflictError(
+                f"cannot {action} a credential that is {row.state}",
+                f"状態が「{_STATE_JA[row.state]}」の証明書は{_ACTION_JA[action]}できません",
+                code="invalid_state",
+            )
+        entries = {e.purpose: e for e in status.entries_of(session, lg_code, credential_id)}
+        missing = [p for p in bits if p not in entries]
+        if missing:
+            raise ConflictError(
+                f"the credential has no {missing[0]} status entry, so it cannot be {target}",
+                f"この証明書には {missing[0]} のステータスがないため{_ACTION_JA[action]}できません",
+                code="no_status_entry",
+            )
+        for purpose, value in bits.items():
+            status.set_bit(session, entries[purpose], value)
+        row.state = target
+        audit.append(
+            session,
+            lg_code,
+            at=now,
+            actor=actor,
+            action=f"credential.{action}",
+            subject=credential_id,
+            details={"reason": reason} if reason else {},
+        )
+        return row
+
+
+_STATE_JA = {"active": "有効", "revoked": "失効", "suspended": "停止中"}
+_ACTION_JA = {"revoke": "失効", "suspend": "停止", "reinstate": "再開"}
+
+
+def find_credential(session: Session, lg_code: str, credential_id: str) -> IssuedCredential:
+    row = session.get(IssuedCredential, (lg_code, credential_id))
+    if row is None:
+        raise NotFoundError(
+            f"no credential {credential_id} here", f"証明書 {credential_id} はありません"
+        )
+    return row
+
+
+def registered_since(now: datetime) -> date:
+    return now.astimezone(JST).date()

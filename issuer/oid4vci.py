@@ -1,0 +1,313 @@
+"""OID4VCI 1.0, pre-authorized code flow, as the issuer runs it (the wire formats are in
+``vc.oid4vci``).
+
+offer (pre-authorized code, optional tx_code) → token endpoint (code → access token; the
+code is single-use and short-lived) → nonce endpoint (single-use c_nonce) → credential
+endpoint (access token + a key proof JWT over the c_nonce → a FurusatoResidentCredential for
+the proven key).  Codes, tokens and nonces are stored as SHA-256 hashes or single-use rows;
+the offer row is locked while its credential is issued, so one offer yields one credential
+even under concurrent requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from did.multibase import base64url_encode
+from issuer import audit
+from issuer.db import Database, IssuedCredential, Nonce, Offer
+from issuer.errors import NotFoundError, OAuthError
+from issuer.issuance import issue_resident
+from issuer.settings import Settings
+from issuer.tenants import KeyRing, TenantInfo, get_tenant
+from vc import oid4vci
+
+CONFIGURATION_ID = oid4vci.FURUSATO_RESIDENT_LDP_ID
+OFFER_SCHEME = "openid-credential-offer://"
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def offer_url(tenant: TenantInfo, offer_ref: str) -> str:
+    return f"{tenant.identifier}/offers/{offer_ref}"
+
+
+def _code_for(secret: str, lg_code: str, offer_ref: str) -> str:
+    """The pre-authorized code of an offer, derived from the offer reference with the
+    deployment secret: only its hash is stored, yet the by-reference offer can show it."""
+    mac = hmac.new(
+        secret.encode("utf-8"),
+        f"pre-authorized-code|{lg_code}|{offer_ref}".encode(),
+        hashlib.sha256,
+    )
+    return base64url_encode(mac.digest())
+
+
+_TX_CODE = oid4vci.TxCode(
+    input_mode="numeric",
+    length=6,
+    description="窓口で表示された6桁の番号 / the 6-digit code shown at the counter",
+)
+
+
+@dataclass(frozen=True)
+class NewOffer:
+    offer_ref: str  # the secret reference in the offer URL (the QR)
+    tier: str
+    tx_code: str | None  # shown to the resident separately (e.g. on the counter's screen)
+    offer: dict[str, Any]
+    offer_uri: str  # openid-credential-offer://?credential_offer_uri=…
+    expires_at: datetime
+
+
+def create_offer(
+    session: Session,
+    settings: Settings,
+    secret: str,
+    tenant: TenantInfo,
+    *,
+    tier: str,
+    channel: str,
+    now: datetime,
+    actor: str,
+    with_tx_code: bool = False,
+) -> NewOffer:
+    """A credential offer for one credential of ``tier`` (in the caller's transaction)."""
+    offer_ref = secrets.token_urlsafe(24)
+    code = _code_for(secret, tenant.lg_code, offer_ref)
+    tx_code = f"{secrets.randbelow(10**6):06d}" if with_tx_code else None
+    expires_at = now + settings.offer_ttl
+    offer_id = _hash(offer_ref)
+    session.add(
+        Offer(
+            lg_code=tenant.lg_code,
+            offer_id=offer_id,
+            tier=tier,
+            code_hash=_hash(code),
+            tx_code_hash=_hash(tx_code) if tx_code else None,
+            tx_attempts=0,
+            created_at=now,
+            expires_at=expires_at,
+            redeemed_at=None,
+            token_hash=None,
+            token_expires_at=None,
+            credential_id=None,
+            channel=channel,
+        )
+    )
+    audit.append(
+        session,
+        tenant.lg_code,
+        at=now,
+        actor=actor,
+        action="offer.create",
+        subject=offer_id[:16],
+        details={"tier": tier, "channel": channel, "txCode": with_tx_code},
+    )
+    offer = oid4vci.CredentialOffer(
+        credential_issuer=tenant.identifier,
+        credential_configuration_ids=(CONFIGURATION_ID,),
+        pre_authorized_code=code,
+        tx_code=_TX_CODE if tx_code else None,
+    )
+    uri = OFFER_SCHEME + "?credential_offer_uri=" + quote(offer_url(tenant, offer_ref), safe="")
+    return NewOffer(offer_ref, tier, tx_code, offer.to_json(), uri, expires_at)
+
+
+def offer_document(
+    db: Database, secret: str, lg_code: str, offer_ref: str, now: datetime
+) -> dict[str, Any]:
+    """The offer object a wallet fetches by reference (the code in it is still single-use)."""
+    with db.read() as session:
+        tenant = get_tenant(session, lg_code)
+        row = session.get(Offer, (lg_code, _hash(offer_ref)))
+        if row is None or row.expires_at <= now or row.redeemed_at is not None:
+            raise NotFoundError(
+                "no such offer (expired or already used)",
+                "この申込みは見つかりません (期限切れか使用済みです)",
+            )
+        offer = oid4vci.CredentialOffer(
+            credential_issuer=tenant.identifier,
+            credential_configuration_ids=(CONFIGURATION_ID,),
+            pre_authorized_code=_code_for(secret, lg_code, offer_ref),
+            tx_code=_TX_CODE if row.tx_code_hash else None,
+        )
+        return offer.to_json()
+
+
+def redeem(
+    db: Database, settings: Settings, lg_code: str, form: Mapping[str, str], now: datetime
+) -> dict[str, Any]:
+    """The token endpoint: a pre-authorized code (and tx_code) for an access token."""
+    request = oid4vci.parse_token_request(form)
+    with db.transaction() as session:
+        get_tenant(session, lg_code)
+        row = session.execute(
+            select(Offer)
+            .where(Offer.lg_code == lg_code, Offer.code_hash == _hash(request.pre_authorized_code))
+            .with_for_update()
+        ).scalar_one_or_none()
+        if row is None or row.redeemed_at is not None or row.expires_at <= now:
+            raise OAuthError(
+                "invalid_grant",
+                "the pre-authorized code is unknown, expired or already used",
+                "事前認可コードが無効です (不明・期限切れ・使用済み)",
+            )
+        if row.tx_code_hash is None and request.tx_code is not None:
+            raise OAuthError(
+                "invalid_request",
+                "this offer needs no tx_code",
+                "この申込みには確認コード (tx_code) は不要です",
+            )
+        if row.tx_code_hash is not None:
+            if request.tx_code is None:
+                raise OAuthError(
+                    "invalid_request", "the tx_code is required", "確認コード (tx_code) が必要です"
+                )
+            if not hmac.compare_digest(row.tx_code_hash, _hash(request.tx_code)):
+                row.tx_attempts += 1
+                if row.tx_attempts >= settings.max_tx_code_attempts:
+                    row.expires_at = now  # too many guesses: the offer is dead
+                # commit the attempt count, then refuse
+                session.commit()
+                raise OAuthError(
+                    "invalid_grant",
+                    "the tx_code is wrong",
+                    "確認コード (tx_code) が正しくありません",
+                )
+        token = secrets.token_urlsafe(32)
+        row.redeemed_at = now
+        row.token_hash = _hash(token)
+        row.token_expires_at = now + settings.token_ttl
+    return oid4vci.token_response(token, int(settings.token_ttl.total_seconds()))
+
+
+def new_nonce(db: Database, settings: Settings, lg_code: str, now: datetime) -> dict[str, Any]:
+    nonce = secrets.token_urlsafe(24)
+    with db.transaction() as session:
+        get_tenant(session, lg_code)
+        session.add(
+            Nonce(lg_code=lg_code, nonce=nonce, expires_at=now + settings.nonce_ttl, used_at=None)
+        )
+    return oid4vci.nonce_response(nonce)
+
+
+def _consume_nonce(db: Database, lg_code: str, nonce: str, now: datetime) -> bool:
+    with db.transaction() as session:
+        result = session.execute(
+            update(Nonce)
+            .where(
+                Nonce.lg_code == lg_code,
+                Nonce.nonce == nonce,
+                Nonce.used_at.is_(None),
+                Nonce.expires_at > now,
+            )
+            .values(used_at=now)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _bearer(authorization: str | None) -> str:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise OAuthError(
+            "invalid_token",
+            "an access token is required (Authorization: Bearer)",
+            "アクセストークンが必要です (Authorization: Bearer)",
+            status=401,
+        )
+    return token.strip()
+
+
+def credential(
+    db: Database,
+    ring: KeyRing,
+    settings: Settings,
+    lg_code: str,
+    *,
+    authorization: str | None,
+    body: Any,
+    now: datetime,
+) -> dict[str, Any]:
+    """The credential endpoint."""
+    token_digest = _hash(_bearer(authorization))
+    with db.read() as session:
+        tenant = get_tenant(session, lg_code)
+        offer = session.execute(
+            select(Offer).where(Offer.lg_code == lg_code, Offer.token_hash == token_digest)
+        ).scalar_one_or_none()
+        if (
+            offer is None
+            or offer.token_expires_at is None
+            or offer.token_expires_at <= now
+            or offer.credential_id is not None
+        ):
+            raise OAuthError(
+                "invalid_token",
+                "the access token is unknown, expired or used",
+                "アクセストークンが無効です (不明・期限切れ・使用済み)",
+                status=401,
+            )
+        offer_id, tier = offer.offer_id, offer.tier
+    request = oid4vci.parse_credential_request(body)
+    if request.credential_configuration_id != CONFIGURATION_ID:
+        raise OAuthError(
+            "unknown_credential_configuration",
+            f"unknown credential configuration {request.credential_configuration_id!r}",
+            f"証明書の種類 {request.credential_configuration_id!r} はありません",
+        )
+    if len(request.proofs) != 1:
+        raise OAuthError(
+            "invalid_credential_request",
+            "send exactly one key proof (batch issuance is not offered)",
+            "鍵の証明 (proof) は1つだけ送ってください (一括発行には対応していません)",
+        )
+    proof = oid4vci.verify_key_proof(
+        request.proofs[0],
+        audience=tenant.identifier,
+        now=now,
+        nonce_ok=lambda nonce: _consume_nonce(db, lg_code, nonce, now),
+        max_age=settings.proof_max_age,
+    )
+
+    def bind_offer(session: Session, record: IssuedCredential) -> None:
+        row = session.execute(
+            select(Offer)
+            .where(Offer.lg_code == lg_code, Offer.offer_id == offer_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalar_one()
+        if row.credential_id is not None:  # a concurrent request won: roll this one back
+            raise OAuthError(
+                "invalid_token",
+                "the access token has already been used",
+                "アクセストークンは既に使われています",
+                status=401,
+            )
+        row.credential_id = record.credential_id
+
+    issued = issue_resident(
+        db,
+        ring,
+        settings,
+        lg_code=lg_code,
+        holder=proof.holder_did,
+        tier=tier,
+        now=now,
+        source="oid4vci",
+        actor=f"offer:{offer_id[:16]}",
+        on_issued=bind_offer,
+    )
+    return oid4vci.credential_response([issued.credential])
