@@ -206,7 +206,7 @@ def new_nonce(db: Database, settings: Settings, lg_code: str, now: datetime) -> 
 
 def _consume_nonce(db: Database, lg_code: str, nonce: str, now: datetime) -> bool:
     with db.transaction() as session:
-        result = session.execute(
+        used = session.execute(
             update(Nonce)
             .where(
                 Nonce.lg_code == lg_code,
@@ -215,8 +215,9 @@ def _consume_nonce(db: Database, lg_code: str, nonce: str, now: datetime) -> boo
                 Nonce.expires_at > now,
             )
             .values(used_at=now)
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+            .returning(Nonce.nonce)  # decided by the row, not by the driver's rowcount
+        ).first()
+        return used is not None
 
 
 def _bearer(authorization: str | None) -> str:

@@ -57,12 +57,16 @@ class Allocation:
 
 
 def _insert_ignore(session: Session, table: Any, values: dict[str, Any]) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING; True when the row was inserted."""
+    """INSERT … ON CONFLICT DO NOTHING; True when the row was inserted.
+
+    Decided by RETURNING, not ``rowcount``: drivers may report -1 ("unknown") for an insert,
+    which would count a refused duplicate as a success.
+    """
     dialect = session.get_bind().dialect.name
     builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = builder(table).values(**values).on_conflict_do_nothing()
-    result = session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    key = next(iter(table.primary_key.columns))
+    statement = builder(table).values(**values).on_conflict_do_nothing().returning(key)
+    return session.execute(statement).first() is not None
 
 
 def _create_list(session: Session, lg_code: str, purpose: str, number: int, now: datetime) -> None:
