@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from issuer.db import Database, migrate
+from sqlalchemy import select
+
+from issuer.db import Database, SigningKey, migrate
 from issuer.errors import ServiceError
 from issuer.ratelimit import RateLimiter
 from issuer.settings import Settings
@@ -85,8 +87,19 @@ def resolve_secret(settings: Settings, prompt: Callable[[], str] | None) -> str:
     )
 
 
-def open_services(settings: Settings, secret: str, *, pool_size: int = 10) -> Services:
+def open_services(
+    settings: Settings, secret: str, *, pool_size: int = 10, check: bool = True
+) -> Services:
+    """Open the database (migrating it) and, when ``check`` and keys exist, prove that
+    ``secret`` is the deployment's by unsealing one stored key — so a mistyped secret is
+    refused before it seals a new key or derives offer codes nobody can redeem."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.effective_database_url, pool_size=pool_size)
     migrate(db)
-    return Services(settings=settings, db=db, ring=KeyRing(secret), secret=secret)
+    ring = KeyRing(secret)
+    if check:
+        with db.read() as session:
+            stored = session.execute(select(SigningKey).limit(1)).scalar_one_or_none()
+            if stored is not None:
+                ring.private_key(stored)  # WrongSecretError for another secret
+    return Services(settings=settings, db=db, ring=ring, secret=secret)

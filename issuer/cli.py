@@ -41,7 +41,7 @@ from shellkit.cli import (
     print_json,
     read_input,
 )
-from vc.dates import format_datetime
+from vc.dates import format_precise
 from vc.issue import issue_credential
 from vc.suites import ALL_SUITES, ECDSA_RDFC_2019, EDDSA_RDFC_2022
 
@@ -196,7 +196,7 @@ def _open(settings: Settings, *, need_secret: bool, confirm: bool = False) -> Se
         if need_secret
         else (settings.secret or stored_secret(settings.data_dir) or "")
     )
-    return guarded(FAILED, lambda: open_services(settings, secret, pool_size=2))
+    return guarded(FAILED, lambda: open_services(settings, secret, pool_size=2, check=need_secret))
 
 
 def _now() -> datetime:
@@ -250,7 +250,7 @@ def keys() -> None:
 
 @keys.command("rotate", help="署名鍵を更新します (旧鍵は履歴に残ります) / Rotate the signing key")
 @data_dir_option
-@click.option("--lg-code", required=True)
+@click.option("--lg-code", required=True, help="自治体コード (6桁) / local government code")
 def keys_rotate(data_dir: Path | None, database_url: str | None, lg_code: str) -> None:
     svc = _open(_settings(data_dir, database_url), need_secret=True)
     with svc.db.transaction() as session:
@@ -266,8 +266,8 @@ def keys_rotate(data_dir: Path | None, database_url: str | None, lg_code: str) -
 
 @keys.command("list", help="署名鍵の一覧 / List signing keys")
 @data_dir_option
-@click.option("--lg-code", required=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--lg-code", required=True, help="自治体コード (6桁) / local government code")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力 / print JSON")
 def keys_list(data_dir: Path | None, database_url: str | None, lg_code: str, as_json: bool) -> None:
     svc = _open(_settings(data_dir, database_url), need_secret=False)
     with svc.db.read() as session:
@@ -277,9 +277,9 @@ def keys_list(data_dir: Path | None, database_url: str | None, lg_code: str, as_
             {
                 "id": f"{tenant.did}#{k.key_id}",
                 "publicKeyMultibase": k.public_multikey,
-                "validFrom": format_datetime(k.valid_from),
-                "validUntil": format_datetime(k.valid_until) if k.valid_until else None,
-                "revoked": format_datetime(k.revoked_at) if k.revoked_at else None,
+                "validFrom": format_precise(k.valid_from),
+                "validUntil": format_precise(k.valid_until) if k.valid_until else None,
+                "revoked": format_precise(k.revoked_at) if k.revoked_at else None,
             }
             for k in rows
         ]
@@ -335,7 +335,7 @@ _state_command("reinstate", "停止を解除します / Reinstate a suspended cr
     help="窓口用の申込み (OID4VCI オファー) を作ります / Make a credential offer (counter)"
 )
 @data_dir_option
-@click.option("--lg-code", required=True)
+@click.option("--lg-code", required=True, help="自治体コード (6桁) / local government code")
 @click.option("--tier", type=click.Choice(["basic", "premium"]), default="basic", show_default=True)
 @click.option("--tx-code", is_flag=True, help="確認コードを付ける / require a transaction code")
 @click.option(
@@ -349,6 +349,8 @@ def offer(
     tx_code: bool,
     png: Path | None,
 ) -> None:
+    if png is not None and not png.parent.is_dir():
+        fail(f"{png.parent} というディレクトリはありません", f"no such directory: {png.parent}")
     svc = _open(_settings(data_dir, database_url), need_secret=True)
     with svc.db.transaction() as session:
         tenant = guarded(FAILED, lambda: get_tenant(session, lg_code))
@@ -364,7 +366,14 @@ def offer(
             with_tx_code=tx_code,
         )
     if png is not None:
-        segno.make_qr(new.offer_uri, error="m").save(str(png), kind="png", scale=8, border=4)
+        try:
+            segno.make_qr(new.offer_uri, error="m").save(str(png), kind="png", scale=8, border=4)
+        except OSError as exc:
+            fail(
+                f"{png} に書き込めません ({exc.strerror})",
+                f"cannot write {png} ({exc.strerror})",
+                FAILED,
+            )
     if new.tx_code:
         click.echo(f"確認コード / transaction code: {new.tx_code}", err=True)
     click.echo(new.offer_uri)
@@ -377,7 +386,7 @@ def token() -> None:
 
 @token.command("create", help="トークンを作成します (最終行に表示) / Create a token (last line)")
 @data_dir_option
-@click.option("--lg-code", required=True)
+@click.option("--lg-code", required=True, help="自治体コード (6桁) / local government code")
 @click.option("--role", type=click.Choice(["admin", "staff", "auditor"]), required=True)
 @click.option("--name", help="メモ / a note for people")
 def token_create(
@@ -403,13 +412,15 @@ def audit() -> None:
 @click.option(
     "--lg-code", multiple=True, help="対象の自治体 (既定: すべて) / municipalities (default: all)"
 )
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力 / print JSON")
 def audit_verify(
     data_dir: Path | None, database_url: str | None, lg_code: tuple[str, ...], as_json: bool
 ) -> None:
     svc = _open(_settings(data_dir, database_url), need_secret=False)
     with svc.db.read() as session:
         codes = list(lg_code) or [t.lg_code for t in list_tenants(session)]
+        for code in codes:
+            guarded(FAILED, lambda code=code: get_tenant(session, code))  # type: ignore[misc]
         reports = [audit_chain.verify_chain(session, code) for code in codes]
     if as_json:
         print_json([r.__dict__ for r in reports])

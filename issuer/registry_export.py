@@ -25,12 +25,12 @@ from vc.registry import entry_from_did_document
 @click.option(
     "--data-dir", envvar="FURUSATO_ISSUER_DATA", type=click.Path(file_okay=False, path_type=Path)
 )
-@click.option("--database-url", envvar="DATABASE_URL")
-@click.option("--lg-code", required=True)
+@click.option("--database-url", envvar="DATABASE_URL", help="PostgreSQL の URL / PostgreSQL URL")
+@click.option("--lg-code", required=True, help="自治体コード (6桁) / local government code")
 def registry_entry(data_dir: Path | None, database_url: str | None, lg_code: str) -> None:
     settings = Settings.from_env(data_dir=data_dir, database_url=database_url)
     secret = settings.secret or stored_secret(settings.data_dir) or ""
-    svc = guarded(FAILED, lambda: open_services(settings, secret, pool_size=1))
+    svc = guarded(FAILED, lambda: open_services(settings, secret, pool_size=1, check=False))
     with svc.db.read() as session:
         tenant = guarded(FAILED, lambda: get_tenant(session, lg_code))
         document = did_document(session, tenant)

@@ -27,7 +27,7 @@ from issuer.db import SigningKey, Tenant
 from issuer.errors import ConflictError, NotFoundError, ServiceError
 from issuer.secretbox import open_sealed, seal
 from schemas.municipalities import municipality_table
-from vc.dates import format_datetime
+from vc.dates import format_precise
 
 DID_METHODS = ("web", "key")
 
@@ -313,9 +313,9 @@ def did_document(session: Session, tenant: TenantInfo) -> dict[str, Any]:
         VerificationKeyEntry(
             k.key_id,
             _public_key(k),
-            valid_from=format_datetime(k.valid_from),
-            valid_until=format_datetime(k.valid_until) if k.valid_until else None,
-            revoked=format_datetime(k.revoked_at) if k.revoked_at else None,
+            valid_from=format_precise(k.valid_from),
+            valid_until=format_precise(k.valid_until) if k.valid_until else None,
+            revoked=format_precise(k.revoked_at) if k.revoked_at else None,
         )
         for k in keys_of(session, tenant.lg_code)
     ]

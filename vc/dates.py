@@ -101,6 +101,16 @@ def parse_date(value: object, path: str) -> date:
         ) from None
 
 
+def format_precise(moment: datetime) -> str:
+    """Like :func:`format_datetime`, keeping fractional seconds when there are any (for key
+    validity windows, where two events can fall within one second)."""
+    text = format_datetime(moment)
+    micro = moment.astimezone(UTC).microsecond
+    if not micro:
+        return text
+    return text[:-1] + "." + f"{micro:06d}".rstrip("0") + "Z"
+
+
 def format_datetime(moment: datetime) -> str:
     """UTC, whole seconds, ``Z``: the form we write on the wire."""
     if moment.tzinfo is None:

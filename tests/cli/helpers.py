@@ -12,8 +12,11 @@ import contextlib
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -146,3 +149,73 @@ def run_script(
     return subprocess.CompletedProcess(
         done.args, done.returncode, done.stdout.decode("utf-8"), done.stderr.decode("utf-8")
     )
+
+
+# --- long-running console scripts (servers) ---------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port on loopback that was free a moment ago (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def script_env(*, remove: Sequence[str] = (), **extra: str) -> dict[str, str]:
+    """The environment for a console script: this one, without ``remove``, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k not in remove}
+    env.update(PYTHONUTF8="1", LC_ALL="C.UTF-8", **extra)
+    return env
+
+
+def start_script(
+    name: str, *args: str, cwd: Path, env: dict[str, str], stdout: Path, stderr: Path
+) -> subprocess.Popen[bytes]:
+    """Start an installed console script in its own session (so :func:`stop_process` can end
+    it and every process it started), output to files (nothing blocks on a full pipe)."""
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        return subprocess.Popen(
+            [console_script(name), *args],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+
+
+def wait_for_port(
+    process: subprocess.Popen[bytes], port: int, *, timeout: float = 60, stderr: Path | None = None
+) -> None:
+    """Wait until ``port`` on 127.0.0.1 accepts connections; fail early if ``process`` ends."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            detail = stderr.read_text("utf-8", errors="replace") if stderr else ""
+            pytest.fail(f"the server exited with {process.returncode} before listening:\n{detail}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"nothing listened on port {port} within {timeout} s")
+            time.sleep(0.1)
+
+
+def stop_process(
+    process: subprocess.Popen[bytes], sig: int | None = None, *, timeout: float = 30
+) -> int:
+    """Send ``sig`` (default SIGTERM) to ``process`` and wait; kill its whole session (it was
+    started with :func:`start_script`) if it does not end in ``timeout`` seconds.  Safe to call
+    on a process that has already ended.  Returns the exit status (negative: a signal)."""
+    status: int | None = process.poll()
+    if status is None:
+        process.send_signal(signal.SIGTERM if sig is None else sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            status = process.wait(timeout=timeout)
+    # its own session (start_new_session): this ends only what it started, e.g. workers left
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    return process.wait(timeout=timeout) if status is None else status
