@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from issuer import audit, status
 from issuer.db import AuditEvent, AuditHead, StatusEntry
@@ -41,9 +41,7 @@ def test_audit_chain_detects_a_truncated_tail(world: World) -> None:
             select(func.max(AuditEvent.seq)).where(AuditEvent.lg_code == "015814")
         ).scalar_one()
         session.execute(
-            AuditEvent.__table__.delete().where(
-                AuditEvent.lg_code == "015814", AuditEvent.seq == last
-            )
+            delete(AuditEvent).where(AuditEvent.lg_code == "015814", AuditEvent.seq == last)
         )
     with world.svc.db.read() as session:
         report = audit.verify_chain(session, "015814")
