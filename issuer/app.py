@@ -22,7 +22,7 @@ from did.errors import FurusatoError, LimitExceededError, MalformedValueError
 from issuer.api import admin, pages, public, vcapi
 from issuer.api.common import problem_response
 from issuer.bootstrap import Services, open_services, resolve_secret
-from issuer.errors import NotFoundError, ServiceError
+from issuer.errors import InternalError, NotFoundError, ServiceError
 from issuer.settings import Settings
 
 log = logging.getLogger("furusato.issuer")
@@ -33,7 +33,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-OAUTH_PATH = re.compile(r"^/lg/[0-9]{6}/(token|credential|nonce)$")
+OAUTH_PATH = re.compile(r"^/lg/[^/]+/(token|credential|nonce)$")
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
@@ -41,12 +41,19 @@ CSP = (
 
 
 class BodyLimit:
-    """Refuse bodies over ``max_bytes`` (413) before the app reads them: by Content-Length,
-    and by counting for chunked bodies.  Starlette has no limit of its own."""
+    """Refuse bodies over ``max_bytes`` (413) before the app reads them: by Content-Length at
+    once, and by counting for chunked bodies (the app's handler then answers the
+    LimitExceededError raised while it reads).  Starlette has no limit of its own."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+
+    def _error(self) -> LimitExceededError:
+        return LimitExceededError(
+            f"the request body is larger than {self.max_bytes} bytes",
+            f"リクエスト本文が大きすぎます (上限 {self.max_bytes} バイト)",
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,7 +67,10 @@ class BodyLimit:
             except ValueError:
                 declared = -1
             if declared < 0 or declared > self.max_bytes:
-                await self._refuse(scope, send)
+                request = Request(scope)
+                oauth = bool(OAUTH_PATH.match(request.url.path))
+                response = problem_response(request, self._error(), oauth=oauth)
+                await response(scope, _no_receive, send)
                 return
         seen = 0
 
@@ -70,25 +80,42 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge()
+                    raise self._error()
             return message
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await self._refuse(scope, send)
-
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        error = LimitExceededError(
-            f"the request body is larger than {self.max_bytes} bytes",
-            f"リクエスト本文が大きすぎます (上限 {self.max_bytes} バイト)",
-        )
-        response = problem_response(Request(scope), error)
-        await response(scope, _no_receive, send)
+        await self.app(scope, counted, send)
 
 
-class _TooLarge(Exception):
-    pass
+class SecurityHeaders:
+    """nosniff and no-referrer on every response; a strict CSP and no framing for pages."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                names = {name.lower() for name, _ in headers}
+                extra = [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                ]
+                content_type = dict(headers).get(b"content-type", b"")
+                if content_type.startswith(b"text/html"):
+                    extra += [
+                        (b"content-security-policy", CSP.encode()),
+                        (b"x-frame-options", b"DENY"),
+                    ]
+                headers += [(name, value) for name, value in extra if name not in names]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 async def _no_receive() -> Message:
@@ -142,25 +169,11 @@ def create_app(svc: Services) -> FastAPI:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        error = ServiceError(
+        error = InternalError(
             "an unexpected error occurred; nothing was changed",
             "予期しないエラーが発生しました。変更は行われていません",
-            status=500,
-            code="internal_error",
         )
         return problem_response(request, error)
-
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Any]]
-    ) -> Any:
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if response.headers.get("content-type", "").startswith("text/html"):
-            response.headers.setdefault("Content-Security-Policy", CSP)
-            response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -175,6 +188,7 @@ def create_app(svc: Services) -> FastAPI:
         StaticFiles(directory=str(resources.files("issuer").joinpath("static"))),
         name="static",
     )
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimitMiddleware, max_bytes=svc.settings.max_body_bytes)
     return app
 

@@ -37,6 +37,14 @@ class ServiceError(FurusatoError):
         self.http_status = status or type(self).status
 
 
+class InternalError(ServiceError):
+    status = 500
+    code = "internal_error"
+    problem_type = PROBLEM_BASE + "internal_error"
+    title_en = "Internal error"
+    title_ja = "内部エラー"
+
+
 class NotFoundError(ServiceError):
     status = 404
     code = "not_found"

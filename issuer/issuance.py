@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from did.errors import MalformedValueError
 from issuer import audit, status
 from issuer.db import Database, IssuedCredential
 from issuer.errors import ConflictError, ForbiddenError, NotFoundError, ServiceError
@@ -34,6 +35,7 @@ from vc.model import as_list, base_context, issuer_id, subject_ids
 JST = timezone(timedelta(hours=9))
 TIERS = ("basic", "premium")
 STATES = ("active", "revoked", "suspended")
+HOLDER_MAX = 512  # the column's length
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,12 @@ def _record(
             path="id",
         )
     holders = subject_ids(signed)
+    if holders and len(holders[0]) > HOLDER_MAX:
+        raise MalformedValueError(
+            f"credentialSubject.id is longer than {HOLDER_MAX} characters",
+            f"credentialSubject.id が {HOLDER_MAX} 文字を超えています",
+            path="credentialSubject.id",
+        )
     start = signed.get("validFrom") or signed.get("issuanceDate")
     end = signed.get("validUntil") or signed.get("expirationDate")
     v1 = base_context(signed) == CREDENTIALS_V1

@@ -153,7 +153,8 @@ def _change(request: Request, credential_id: str, action: str, body: Any) -> JSO
 
 
 async def _optional_json(request: Request) -> Any:
-    if int(request.headers.get("content-length", "0") or 0) == 0:
+    """The JSON body, or None when the request has no body (chunked bodies included)."""
+    if not await request.body():
         return None
     return await read_json(request)
 
@@ -254,7 +255,9 @@ def rotate(request: Request) -> JSONResponse:
 
 @router.get("/audit", operation_id="admin_audit", summary="監査ログ / Audit log")
 def audit_log(
-    request: Request, after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)
+    request: Request,
+    after: int = Query(0, ge=0, le=2**31 - 1),
+    limit: int = Query(100, ge=1, le=1000),
 ) -> JSONResponse:
     svc = services(request)
     who = principal(svc, request, "audit")

@@ -106,7 +106,7 @@ def register(
 async def register_json(request: Request, lg_code: str = LG_CODE) -> JSONResponse:
     svc = services(request)
     tier = "basic"
-    if int(request.headers.get("content-length", "0") or 0) > 0:
+    if await request.body():  # also a chunked body (no Content-Length)
         body = await read_json(request)
         if not isinstance(body, dict) or set(body) - {"tier"}:
             raise ServiceError(

@@ -178,6 +178,7 @@ def _verification_response(request: Request, result: VerificationResult) -> JSON
             "status": 400,
             "detail": first.message_en if english else first.message_ja,
             "code": first.code,
+            "messages": {"ja": first.message_ja, "en": first.message_en},
             "errors": [c.to_json() for c in result.errors],
         }
     )
