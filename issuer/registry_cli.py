@@ -3,7 +3,7 @@
 The operator keeps a **registry directory** (``--registry-dir DIR`` or
 ``FURUSATO_REGISTRY_DIR``), mode 0700::
 
-    authority-key.json     the authority's private JWK, sealed (issuer.secretbox: scrypt +
+    authority-key.json     the authority's private JWK, sealed (shellkit.secretbox: scrypt +
                            AES-256-GCM) with FURUSATO_REGISTRY_SECRET or a typed passphrase
     authority-public.jwk   the public JWK verifiers pin ("kid": its RFC 7638 thumbprint)
     entries.json           {"format": 1, "entries": [<entry>, …]}, sorted by lgCode
@@ -46,9 +46,9 @@ import click
 from did.errors import FurusatoError
 from did.jsonio import Limits, load_json
 from did.keys import KeyType, PrivateKey, generate_private_key
-from issuer.secretbox import open_sealed, seal
 from schemas.municipalities import validate_lg_code
 from shellkit.cli import FAILED, USAGE, BilingualGroup, fail, guarded, print_json, read_input
+from shellkit.secretbox import open_sealed, seal
 from vc.dates import format_datetime
 from vc.registry import (
     MAX_REGISTRY_BYTES,

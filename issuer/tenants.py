@@ -1,7 +1,7 @@
 """Municipalities (tenants), their signing keys and DIDs.
 
 A tenant is created from its lgCode: name and prefecture come from the MIC table.  Its
-signing key is generated here, sealed with the deployment secret (``issuer.secretbox``:
+signing key is generated here, sealed with the deployment secret (``shellkit.secretbox``:
 scrypt + AES-256-GCM) and stored; only the public part is ever in clear.  did:web DIDs follow
 the shared-platform pattern ``did:web:<host>:lg:<lgCode>`` (DESIGN.md §5), their DID document
 lists current and retired keys with validity windows; a did:key tenant has exactly one key.
@@ -25,8 +25,8 @@ from did.web import VerificationKeyEntry, build_did_document, url_to_did_web
 from issuer import audit
 from issuer.db import SigningKey, Tenant
 from issuer.errors import ConflictError, NotFoundError, ServiceError
-from issuer.secretbox import open_sealed, seal
 from schemas.municipalities import municipality_table
+from shellkit.secretbox import open_sealed, seal
 from vc.dates import format_precise
 
 DID_METHODS = ("web", "key")

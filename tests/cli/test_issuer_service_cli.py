@@ -39,8 +39,8 @@ from issuer.app import create_app
 from issuer.bootstrap import Services, open_services
 from issuer.cli import main as issuer_main
 from issuer.issuance import issue_resident
-from issuer.secretbox import open_sealed
 from issuer.settings import Settings
+from shellkit.secretbox import open_sealed
 from tests.cli.helpers import (
     assert_one_line_error,
     free_port,

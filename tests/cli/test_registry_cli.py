@@ -32,7 +32,7 @@ from did.multibase import base64url_decode, base64url_encode
 from did.web import VerificationKeyEntry, build_did_document
 from issuer import registry_cli
 from issuer.registry_cli import ENV_DIR, ENV_SECRET, registry
-from issuer.secretbox import (
+from shellkit.secretbox import (
     SCRYPT_N,
     SealedBoxError,
     UnsafeSealParametersError,
