@@ -19,7 +19,8 @@ must not be able to make brute force cheaper for the next seal) and parameters s
 that opening would exhaust the machine (memory 128·n·r above 256 MiB).
 
 The issuer service uses this module for tenant keys, the registry tool for the authority
-key, the wallet for its store.  Randomness is a parameter (``random_bytes``); the shells pass ``secrets.token_bytes``.
+key, the wallet for its store.  Randomness is a parameter (``random_bytes``); the shells
+pass ``secrets.token_bytes``.
 """
 
 from __future__ import annotations
