@@ -52,6 +52,7 @@ def test_size_goal(error: str, by_registry: bool, max_version: int) -> None:
     text = encode_presentation(presentation(), issuer_by_registry=by_registry)
     code = segno.make_qr(text, error=error, boost_error=False)
     assert code.mode == "alphanumeric"
+    assert isinstance(code.version, int)  # a full QR code, never a Micro QR
     assert code.version <= max_version, (len(text), code.version)
 
 
