@@ -101,6 +101,7 @@ CHECK_NAMES: Mapping[str, tuple[str, str]] = {
     "data_model": ("データモデル", "data model"),
     "profile": ("ふるさと証明書の形式", "furusato credential profile"),
     "contexts": ("コンテキスト", "contexts"),
+    "registry": ("発行者の登録 (全国レジストリ)", "issuer in the national registry"),
     "proof": ("発行者の署名", "issuer's signature"),
     "validity": ("有効期間", "validity period"),
     "status": ("失効・停止", "revocation and suspension"),

@@ -42,6 +42,7 @@ from vc.model import (
     presentation_problems,
     subject_ids,
 )
+from vc.registry import Registry
 from vc.result import Check, VerificationResult, failed, from_error, passed
 from vc.statuslist import (
     LIST_CREDENTIAL_TYPE,
@@ -82,6 +83,9 @@ class VerifyOptions:
     check_issuer_controller: bool = True
     status_lists: StatusListSource | None = None
     status_max_age: timedelta | None = None
+    # The national registry (trust list): when given, every issuer must be a member, its
+    # key valid at the proof's time and not revoked, and the lgCode the issuer's own.
+    registry: Registry | None = None
     # Presentations
     challenge: str | None = None
     domain: str | None = None
@@ -205,6 +209,82 @@ def _proof_checks(
             )
         )
     return checks, verified
+
+
+def _registry_member(
+    credential: Mapping[str, Any], registry: Registry, target: str | None
+) -> tuple[Check | None, Any]:
+    """Before the signature: the issuer is a member and no proof names a revoked or unlisted
+    key (a revoked key is out of the registry's DID documents, so say why plainly)."""
+    issuer = issuer_id(credential) or ""
+    entry = registry.entry_for_did(issuer)
+    if entry is None:
+        return failed(
+            "registry", "issuer_unknown", issuer[:120], issuer[:120], path="issuer", target=target
+        ), None
+    for proof in as_list(credential.get("proof")):
+        vm_id = str(proof.get("verificationMethod")) if isinstance(proof, dict) else ""
+        key = entry.key(vm_id)
+        if key is None:
+            return failed(
+                "registry",
+                "issuer_unknown",
+                f"鍵 {vm_id[:120]} は登録されていません",
+                f"key {vm_id[:120]} is not listed",
+                path="proof.verificationMethod",
+                target=target,
+            ), None
+        if key.is_revoked:
+            return failed(
+                "registry",
+                "key_revoked",
+                vm_id[:120],
+                vm_id[:120],
+                path="proof.verificationMethod",
+                target=target,
+            ), None
+    return None, entry
+
+
+def _registry_check(
+    credential: Mapping[str, Any],
+    verified: list[dataintegrity.VerifiedProof],
+    entry: Any,
+    options: VerifyOptions,
+    target: str | None,
+) -> Check:
+    """After the signature: the key was valid when it signed, and the town is the issuer's."""
+    for proof in verified:
+        key = entry.key(str(proof.proof.get("verificationMethod")))
+        signed_at = proof.created or options.now
+        if key is None or not key.valid_at(signed_at):
+            return failed(
+                "registry",
+                "key_not_valid_at_time",
+                signed_at.isoformat(),
+                signed_at.isoformat(),
+                path="proof.created",
+                target=target,
+            )
+    for subject in as_list(credential.get("credentialSubject")):
+        municipality = subject.get("municipality") if isinstance(subject, dict) else None
+        if isinstance(municipality, dict) and municipality.get("lgCode") != entry.lg_code:
+            claimed = str(municipality.get("lgCode"))[:12]
+            return failed(
+                "registry",
+                "municipality_mismatch",
+                f"発行者は {entry.lg_code} ({entry.name}) ですが、"
+                f"証明書は {claimed} を名乗っています",
+                f"the issuer is {entry.lg_code} but the credential claims {claimed}",
+                path="credentialSubject.municipality.lgCode",
+                target=target,
+            )
+    return passed(
+        "registry",
+        f"全国レジストリに登録された発行者です ({entry.name})",
+        f"the issuer is in the national registry ({entry.name})",
+        target=target,
+    )
 
 
 def _validity_check(
@@ -444,7 +524,13 @@ def verify_credential(
     checks.append(context_check)
     if not context_check.ok:
         return VerificationResult.of(checks, kind="credential", document=credential)
-    proof_checks, _ = _proof_checks(
+    entry = None
+    if options.registry is not None:
+        member, entry = _registry_member(credential, options.registry, target)
+        if member is not None:
+            checks.append(member)
+            return VerificationResult.of(checks, kind="credential", document=credential)
+    proof_checks, verified = _proof_checks(
         credential,
         check="proof",
         purpose=ASSERTION_METHOD,
@@ -458,6 +544,11 @@ def verify_credential(
     checks.extend(proof_checks)
     if not all(c.ok for c in proof_checks):
         return VerificationResult.of(checks, kind="credential", document=credential)
+    if entry is not None:
+        trust = _registry_check(credential, verified, entry, options, target)
+        checks.append(trust)
+        if not trust.ok:
+            return VerificationResult.of(checks, kind="credential", document=credential)
     checks.append(_validity_check(credential, options, target))
     checks.extend(
         _status_checks(credential, resolver=resolver, options=options, loader=loader, target=target)

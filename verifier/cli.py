@@ -10,23 +10,38 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import click
 
 from did.errors import FurusatoError
 from did.jsonio import DEFAULT_LIMITS, load_json
+from did.keys import PublicKey
 from did.resolver import Resolver
-from shellkit.cli import USAGE, BilingualGroup, fail, guarded, parse_time_option, read_input
+from shellkit.cli import (
+    FAILED,
+    USAGE,
+    BilingualGroup,
+    fail,
+    guarded,
+    parse_time_option,
+    print_json,
+    read_input,
+)
+from shellkit.qrimage import looks_like_image, read_one_qr
+from vc import envelope
 from vc.dates import parse_datetime
 from vc.model import as_list, issuer_id
+from vc.registry import MAX_REGISTRY_BYTES, Registry, verify_registry
 from vc.result import CHECK_NAMES, VerificationResult
 from vc.statuslist import StatusListDocument
 from vc.verify import VerifyOptions, verify
 
 JST = timezone(timedelta(hours=9), "JST")
+PAYLOAD_PREFIXES = (envelope.PROFILE_PREFIX, envelope.GENERIC_PREFIX)
 MAX_STATUS_LIST_BYTES = 32 * 1024 * 1024
 TIER_NAMES = {"basic": ("ベーシック", "basic"), "premium": ("プレミアム", "premium")}
 
@@ -133,12 +148,119 @@ def main() -> None:
     pass
 
 
+def read_source(source: str) -> tuple[str, Any]:
+    """What SOURCE holds: ``("payload", text)`` for QR text or an image of a QR code, or
+    ``("document", json)`` for a credential or presentation as JSON."""
+    if source.startswith(PAYLOAD_PREFIXES):
+        return "payload", source
+    data = read_input(source, max_bytes=DEFAULT_LIMITS.max_bytes)
+    if looks_like_image(data):
+        if source == "-":
+            fail(
+                "画像は標準入力ではなくファイルで指定してください",
+                "give an image as a file, not on stdin",
+            )
+        return "payload", guarded(USAGE, lambda: read_one_qr(Path(source)))
+    stripped = data.strip()
+    if stripped.startswith(tuple(p.encode() for p in PAYLOAD_PREFIXES)):
+        try:
+            return "payload", stripped.decode("ascii")
+        except UnicodeDecodeError:
+            fail(
+                f"{source}: QR データに使えない文字があります",
+                f"{source}: the QR payload holds characters it cannot have",
+            )
+    return "document", guarded(USAGE, lambda: load_json(data), prefix=f"{source}: ")
+
+
+def load_registry(path: str | None, key_path: str | None, now: datetime) -> Registry | None:
+    """The national registry, verified with the pinned authority key."""
+    if path is None and key_path is None:
+        return None
+    if path is None or key_path is None:
+        fail(
+            "--registry と --registry-key は一緒に指定してください",
+            "give --registry and --registry-key together",
+        )
+    jwk = load_document(key_path, 64 * 1024)
+    if not isinstance(jwk, dict):
+        fail(f"{key_path} は JWK ではありません", f"{key_path} is not a JWK")
+    authority = guarded(
+        USAGE,
+        lambda: PublicKey.from_jwk(
+            {k: v for k, v in jwk.items() if k not in ("kid", "alg", "use", "key_ops")}
+        ),
+        prefix=f"{key_path}: ",
+    )
+    data = read_input(path, max_bytes=MAX_REGISTRY_BYTES)
+    return guarded(FAILED, lambda: verify_registry(data, authority, now=now), prefix=f"{path}: ")
+
+
+def issuer_lookup(registry: Registry | None) -> Callable[[str], str | None] | None:
+    if registry is None:
+        return None
+
+    def lookup(lg_code: str) -> str | None:
+        entry = registry.entry_for_lg_code(lg_code)
+        return entry.did if entry is not None else None
+
+    return lookup
+
+
+def decode_payload(text: str, registry: Registry | None) -> dict[str, Any]:
+    return guarded(FAILED, lambda: envelope.decode(text, issuer_for=issuer_lookup(registry)))
+
+
+REGISTRY_OPTIONS = [
+    click.option(
+        "--registry",
+        "registry_path",
+        metavar="FILE",
+        help="全国レジストリ (署名付き) / the signed national registry",
+    ),
+    click.option(
+        "--registry-key",
+        "registry_key",
+        metavar="JWK_FILE",
+        help="レジストリ発行機関の公開鍵 / the registry authority's public key",
+    ),
+]
+
+
+def registry_options(function: Any) -> Any:
+    for option in reversed(REGISTRY_OPTIONS):
+        function = option(function)
+    return function
+
+
+@main.command(
+    "decode",
+    help="QR データ (PAYLOAD、FILE または画像) が運ぶ提示の JSON を出力します / "
+    "Print the exact presentation JSON a QR payload carries",
+)
+@click.argument("source", metavar="PAYLOAD|FILE")
+@registry_options
+@click.option("--now", "now_text", help="レジストリの検証時刻 / time for checking the registry")
+def decode_command(
+    source: str, registry_path: str | None, registry_key: str | None, now_text: str | None
+) -> None:
+    now = parse_time_option(now_text, "--now") or datetime.now(UTC)
+    registry = load_registry(registry_path, registry_key, now)
+    kind, value = read_source(source)
+    if kind != "payload":
+        fail(
+            "QR データではありません (FR1: / FRJ: で始まるテキストか QR の画像)",
+            "not a QR payload (text starting with FR1: or FRJ:, or an image of the QR code)",
+        )
+    print_json(decode_payload(value, registry))
+
+
 @main.command(
     "verify",
-    help="証明書または提示 (FILE または - で標準入力) を検証します / "
-    "Verify a credential or presentation (FILE, or - for standard input)",
+    help="証明書・提示・QR データ (FILE、画像、PAYLOAD、- で標準入力) を検証します / "
+    "Verify a credential, presentation or QR payload (FILE, image, PAYLOAD, or - for stdin)",
 )
-@click.argument("source", metavar="FILE|-")
+@click.argument("source", metavar="PAYLOAD|FILE|IMAGE|-")
 @click.option(
     "--json", "as_json", is_flag=True, help="結果を JSON で出力 / print the result as JSON"
 )
@@ -147,9 +269,17 @@ def main() -> None:
     is_flag=True,
     help="署名が正しければどの発行者も信頼する / trust any issuer whose proof verifies",
 )
+@registry_options
 @click.option("--now", "now_text", help="検証時刻 ISO 8601 (既定: 現在) / time of verification")
 @click.option("--challenge", help="提示に求めるチャレンジ / challenge the presentation must carry")
 @click.option("--domain", help="提示に求めるドメイン / domain the presentation must carry")
+@click.option(
+    "--window",
+    type=click.IntRange(1, 86400),
+    default=120,
+    show_default=True,
+    help="QR の作成時刻の許容範囲 (秒) / how old or new a QR may be (seconds)",
+)
 @click.option(
     "--did-document",
     "did_documents",
@@ -167,31 +297,43 @@ def verify_command(
     source: str,
     as_json: bool,
     any_issuer: bool,
+    registry_path: str | None,
+    registry_key: str | None,
     now_text: str | None,
     challenge: str | None,
     domain: str | None,
+    window: int,
     did_documents: tuple[str, ...],
     status_lists: tuple[str, ...],
     lang: str,
 ) -> None:
-    # Trust is proof-only until the national registry is configured; --any-issuer names that
-    # choice explicitly and keeps meaning it once a registry exists.
-    del any_issuer
     now = parse_time_option(now_text, "--now") or datetime.now(UTC)
-    documents: dict[str, Any] = {}
+    registry = load_registry(registry_path, registry_key, now)
+    if registry is not None and any_issuer:
+        fail(
+            "--any-issuer と --registry は同時に使えません",
+            "--any-issuer and --registry cannot be used together",
+        )
+    documents: dict[str, Any] = dict(registry.did_documents()) if registry is not None else {}
     for path in did_documents:
         document = load_document(path)
         if not isinstance(document, dict) or not isinstance(document.get("id"), str):
             fail(f"{path} は DID 文書ではありません", f"{path} is not a DID document")
         documents[document["id"]] = document
-    document = load_document(source)
+    kind, value = read_source(source)
+    qr = kind == "payload"
+    if qr:
+        value = decode_payload(value, registry)
     options = VerifyOptions(
         now=now,
         challenge=challenge,
-        domain=domain,
+        domain=domain or (envelope.QR_DOMAIN if qr else None),
+        presentation_max_age=timedelta(seconds=window) if qr else None,
+        require_holder_binding=qr,
+        registry=registry,
         status_lists=FileStatusLists(status_lists) if status_lists else None,
     )
-    result = verify(document, resolver=Resolver(documents=documents), options=options)
+    result = verify(value, resolver=Resolver(documents=documents), options=options)
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:
