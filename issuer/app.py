@@ -33,7 +33,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-OAUTH_PATH = re.compile(r"^/lg/[^/]+/(token|credential|nonce)$")
+OAUTH_PATH = re.compile(r"^/lg/[^/]+/(token|credential|nonce|renewal)$")
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"

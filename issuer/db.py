@@ -285,9 +285,11 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection: Any) -> None:
-            # Take the write lock at BEGIN: two deferred transactions that both read then
-            # write would deadlock into SQLITE_BUSY; IMMEDIATE makes them queue instead.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the write lock at BEGIN: two deferred transactions that both read
+            # then write would deadlock into SQLITE_BUSY; IMMEDIATE makes them queue instead.
+            # Read-only sessions begin deferred and read beside the writer (WAL).
+            read_only = connection.get_execution_options().get("furusato_read_only", False)
+            connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(
@@ -310,6 +312,9 @@ class Database:
         self.url = normalize_url(url)
         self.engine = make_engine(self.url, pool_size=pool_size)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(
+            self.engine.execution_options(furusato_read_only=True), expire_on_commit=False
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -323,8 +328,8 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reading only."""
-        with self._sessions() as session:
+        """A session for reading only (on SQLite it does not take the write lock)."""
+        with self._readers() as session:
             yield session
 
     def dispose(self) -> None:

@@ -25,12 +25,15 @@ from sqlalchemy.orm import Session
 
 from did.multibase import base64url_encode
 from issuer import audit
+from issuer.bootstrap import Services
 from issuer.db import Database, IssuedCredential, Nonce, Offer
 from issuer.errors import NotFoundError, OAuthError
 from issuer.issuance import issue_resident
+from issuer.resolving import LocalStatusLists, tenant_resolver
 from issuer.settings import Settings
 from issuer.tenants import KeyRing, TenantInfo, get_tenant
 from vc import oid4vci
+from vc.verify import VerifyOptions, verify_presentation
 
 CONFIGURATION_ID = oid4vci.FURUSATO_RESIDENT_LDP_ID
 OFFER_SCHEME = "openid-credential-offer://"
@@ -310,5 +313,77 @@ def credential(
         source="oid4vci",
         actor=f"offer:{offer_id[:16]}",
         on_issued=bind_offer,
+    )
+    return oid4vci.credential_response([issued.credential])
+
+
+def renew(svc: Services, lg_code: str, *, body: Any, now: datetime) -> dict[str, Any]:
+    """Renewal (our extension, advertised as ``renewal_endpoint``): the holder proves a current
+    credential of ours with a presentation over a fresh c_nonce (challenge) and our identifier
+    (domain), and gets a new credential for the same key.  Basic only: a premium renewal
+    re-checks the programme's rules, which is the premium process."""
+    db, ring, settings = svc.db, svc.ring, svc.settings
+    if not isinstance(body, dict) or not isinstance(body.get("presentation"), dict):
+        raise OAuthError(
+            "invalid_request",
+            'send {"presentation": <VP>}',
+            '{"presentation": <提示>} を送ってください',
+        )
+    presentation = body["presentation"]
+    proof = presentation.get("proof")
+    challenge = proof.get("challenge") if isinstance(proof, dict) else None
+    if not isinstance(challenge, str) or not _consume_nonce(db, lg_code, challenge, now):
+        raise OAuthError(
+            "invalid_nonce",
+            "the presentation's challenge is not a fresh c_nonce",
+            "提示のチャレンジが有効な c_nonce ではありません",
+        )
+    with db.read() as session:
+        tenant = get_tenant(session, lg_code)
+    result = verify_presentation(
+        presentation,
+        resolver=tenant_resolver(svc),
+        options=VerifyOptions(
+            now=now,
+            challenge=challenge,
+            domain=tenant.identifier,
+            require_holder_binding=True,
+            presentation_max_age=settings.proof_max_age,
+            status_lists=LocalStatusLists(svc),
+        ),
+    )
+    if not result.verified:
+        first = result.errors[0]
+        raise OAuthError(
+            "invalid_proof",
+            f"the presentation does not verify: {first.message_en}",
+            f"提示を検証できません: {first.message_ja}",
+        )
+    credential = presentation["verifiableCredential"]
+    if credential.get("issuer", {}).get("id") != tenant.did:
+        raise OAuthError(
+            "credential_request_denied",
+            "the credential was not issued here",
+            "この証明書はここで発行されたものではありません",
+            status=403,
+        )
+    tier = credential["credentialSubject"].get("registrationTier")
+    if tier != "basic":
+        raise OAuthError(
+            "credential_request_denied",
+            "a premium registration is renewed through the premium process (its rules are checked again)",
+            "プレミアム登録の更新は、条件を改めて確認するプレミアムの手続きで行います",
+            status=403,
+        )
+    issued = issue_resident(
+        db,
+        ring,
+        settings,
+        lg_code=lg_code,
+        holder=credential["credentialSubject"]["id"],
+        tier="basic",
+        now=now,
+        source="renewal",
+        actor=f"renewal:{credential['id']}",
     )
     return oid4vci.credential_response([issued.credential])

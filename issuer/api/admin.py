@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from did.errors import MalformedValueError
 from issuer import audit, issuance, oid4vci
-from issuer.api.common import read_json, services
+from issuer.api.common import optional_json_body, services
 from issuer.api.public import offer_payload, qr_png_data_url
 from issuer.auth import Principal, authenticate
 from issuer.bootstrap import Services
@@ -24,6 +24,7 @@ from issuer.status import entries_of
 from issuer.tenants import get_tenant, rotate_key
 
 router = APIRouter(prefix="/admin/api", tags=["admin"])
+OPTIONAL_BODY = Depends(optional_json_body)
 
 CREDENTIAL_ID = r"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 OFFER_BODY = {
@@ -152,21 +153,14 @@ def _change(request: Request, credential_id: str, action: str, body: Any) -> JSO
     return JSONResponse(credential_json(row))
 
 
-async def _optional_json(request: Request) -> Any:
-    """The JSON body, or None when the request has no body (chunked bodies included)."""
-    if not await request.body():
-        return None
-    return await read_json(request)
-
-
 @router.post(
     "/credentials/{credential_id}/revoke",
     operation_id="admin_revoke",
     summary="失効させる (取り消し不可) / Revoke (final)",
     openapi_extra={"requestBody": REASON_BODY},
 )
-async def revoke(request: Request, credential_id: str) -> JSONResponse:
-    return _change(request, credential_id, "revoke", await _optional_json(request))
+def revoke(request: Request, credential_id: str, body: Any = OPTIONAL_BODY) -> JSONResponse:
+    return _change(request, credential_id, "revoke", body)
 
 
 @router.post(
@@ -175,8 +169,8 @@ async def revoke(request: Request, credential_id: str) -> JSONResponse:
     summary="一時停止する / Suspend",
     openapi_extra={"requestBody": REASON_BODY},
 )
-async def suspend(request: Request, credential_id: str) -> JSONResponse:
-    return _change(request, credential_id, "suspend", await _optional_json(request))
+def suspend(request: Request, credential_id: str, body: Any = OPTIONAL_BODY) -> JSONResponse:
+    return _change(request, credential_id, "suspend", body)
 
 
 @router.post(
@@ -185,8 +179,8 @@ async def suspend(request: Request, credential_id: str) -> JSONResponse:
     summary="停止を解除する / Reinstate",
     openapi_extra={"requestBody": REASON_BODY},
 )
-async def reinstate(request: Request, credential_id: str) -> JSONResponse:
-    return _change(request, credential_id, "reinstate", await _optional_json(request))
+def reinstate(request: Request, credential_id: str, body: Any = OPTIONAL_BODY) -> JSONResponse:
+    return _change(request, credential_id, "reinstate", body)
 
 
 @router.post(
@@ -196,10 +190,10 @@ async def reinstate(request: Request, credential_id: str) -> JSONResponse:
     summary="窓口で申込みを作成する / Create an offer at the counter",
     openapi_extra={"requestBody": OFFER_BODY},
 )
-async def create_offer(request: Request) -> JSONResponse:
+def create_offer(request: Request, body: Any = OPTIONAL_BODY) -> JSONResponse:
     svc = services(request)
     who = principal(svc, request, "offer")
-    body = await _optional_json(request) or {}
+    body = body or {}
     if not isinstance(body, dict) or set(body) - {"tier", "txCode"}:
         raise MalformedValueError(
             'expected {"tier": …, "txCode": …}', '{"tier": …, "txCode": …} の形で送ってください'

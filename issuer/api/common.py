@@ -127,5 +127,25 @@ async def read_form(request: Request) -> dict[str, str]:
     return values
 
 
+# Bodies are read by these async dependencies; the endpoints themselves are plain ``def`` so
+# FastAPI runs them in its thread pool — their database round trips and signing must never
+# block the event loop (one worker would otherwise serve one request at a time).
+
+
+async def json_body(request: Request) -> Any:
+    return await read_json(request)
+
+
+async def optional_json_body(request: Request) -> Any:
+    """The JSON body, or None when the request has none (chunked bodies included)."""
+    if not await request.body():
+        return None
+    return await read_json(request)
+
+
+async def form_body(request: Request) -> dict[str, str]:
+    return await read_form(request)
+
+
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"

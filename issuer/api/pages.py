@@ -13,7 +13,7 @@ from collections import defaultdict
 from importlib import resources
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -21,15 +21,16 @@ from sqlalchemy import select
 
 from did.errors import FurusatoError
 from issuer import issuance, oid4vci
-from issuer.api.common import read_form, services
-from issuer.api.public import LG_CODE, qr_png_data_url, register
-from issuer.auth import Principal, authenticate
+from issuer.api.common import form_body, services
+from issuer.api.public import LgCode, qr_png_data_url, register
+from issuer.auth import PERMISSIONS, Principal, authenticate
 from issuer.bootstrap import Services
 from issuer.db import IssuedCredential
 from issuer.errors import AuthenticationError, ForbiddenError
 from issuer.tenants import get_tenant, list_tenants
 
 router = APIRouter(include_in_schema=False)
+FORM = Depends(form_body)
 
 _environment = Environment(
     loader=FileSystemLoader(str(resources.files("issuer").joinpath("templates"))),
@@ -64,7 +65,7 @@ def index(request: Request) -> HTMLResponse:
 
 
 @router.get("/lg/{lg_code}/register", response_class=HTMLResponse)
-def register_page(request: Request, lg_code: str = LG_CODE) -> HTMLResponse:
+def register_page(request: Request, lg_code: LgCode) -> HTMLResponse:
     svc = services(request)
     with svc.db.read() as session:
         tenant = get_tenant(session, lg_code)
@@ -72,7 +73,7 @@ def register_page(request: Request, lg_code: str = LG_CODE) -> HTMLResponse:
 
 
 @router.post("/lg/{lg_code}/register", response_class=HTMLResponse)
-def register_submit(request: Request, lg_code: str = LG_CODE) -> HTMLResponse:
+def register_submit(request: Request, lg_code: LgCode) -> HTMLResponse:
     svc = services(request)
     with svc.db.read() as session:
         tenant = get_tenant(session, lg_code)
@@ -109,15 +110,13 @@ def _console_principal(svc: Services, request: Request) -> Principal:
         return authenticate(session, f"Bearer {token}" if token else None)
 
 
-async def _checked_form(svc: Services, request: Request, who: Principal) -> dict[str, str]:
-    form = await read_form(request)
+def _check_csrf(svc: Services, form: dict[str, str], who: Principal) -> None:
     if not hmac.compare_digest(form.get("csrf", ""), _csrf(svc, who)):
         raise ForbiddenError(
             "the form is stale; reload the page",
             "フォームの有効期限が切れました。再読み込みしてください",
             code="csrf",
         )
-    return form
 
 
 def _console(request: Request, svc: Services, who: Principal, **extra: Any) -> HTMLResponse:
@@ -131,8 +130,6 @@ def _console(request: Request, svc: Services, who: Principal, **extra: Any) -> H
                 .limit(100)
             ).scalars()
         )
-    from issuer.auth import PERMISSIONS
-
     permissions = PERMISSIONS[who.role]
     return _page(
         request,
@@ -164,9 +161,8 @@ def admin(request: Request) -> HTMLResponse:
 
 
 @router.post("/admin/login")
-async def admin_login(request: Request) -> Response:
+def admin_login(request: Request, form: dict[str, str] = FORM) -> Response:
     svc = services(request)
-    form = await read_form(request)
     token = form.get("token", "").strip()
     try:
         with svc.db.read() as session:
@@ -187,17 +183,17 @@ async def admin_login(request: Request) -> Response:
 
 
 @router.post("/admin/logout")
-async def admin_logout(request: Request) -> Response:
+def admin_logout(request: Request) -> Response:
     response = RedirectResponse("/admin", status_code=303)
     response.delete_cookie(COOKIE, path="/admin")
     return response
 
 
 @router.post("/admin/offer", response_class=HTMLResponse)
-async def admin_offer(request: Request) -> HTMLResponse:
+def admin_offer(request: Request, form: dict[str, str] = FORM) -> HTMLResponse:
     svc = services(request)
     who = _console_principal(svc, request)
-    form = await _checked_form(svc, request, who)
+    _check_csrf(svc, form, who)
     who.require("offer")
     tier = form.get("tier", "basic")
     if tier not in issuance.TIERS:
@@ -220,10 +216,12 @@ async def admin_offer(request: Request) -> HTMLResponse:
 
 
 @router.post("/admin/credentials/{credential_id}/{action}", response_class=HTMLResponse)
-async def admin_change(request: Request, credential_id: str, action: str) -> HTMLResponse:
+def admin_change(
+    request: Request, credential_id: str, action: str, form: dict[str, str] = FORM
+) -> HTMLResponse:
     svc = services(request)
     who = _console_principal(svc, request)
-    await _checked_form(svc, request, who)
+    _check_csrf(svc, form, who)
     who.require("status")
     if action not in issuance.TRANSITIONS:
         return _console(

@@ -9,14 +9,20 @@ from __future__ import annotations
 import base64
 import io
 import re
-from typing import Any
+from typing import Annotated, Any
 
 import segno
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import JSONResponse
 
 from issuer import oid4vci, status
-from issuer.api.common import client_address, read_form, read_json, services
+from issuer.api.common import (
+    client_address,
+    form_body,
+    json_body,
+    optional_json_body,
+    services,
+)
 from issuer.bootstrap import Services
 from issuer.errors import NotFoundError, ServiceError
 from issuer.tenants import TenantInfo, active_key, did_document, get_tenant
@@ -24,10 +30,14 @@ from vc import oid4vci as wire
 
 router = APIRouter()
 
-LG_CODE = Path(
-    pattern=r"^[0-9]{6}$", description="全国地方公共団体コード / MIC local government code"
-)
-OFFER_REF = Path(pattern=r"^[A-Za-z0-9_-]{20,64}$")
+LgCode = Annotated[
+    str,
+    Path(pattern=r"^[0-9]{6}$", description="全国地方公共団体コード / MIC local government code"),
+]
+OfferRef = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{20,64}$")]
+OPTIONAL_BODY = Depends(optional_json_body)
+JSON_BODY_DEP = Depends(json_body)
+FORM_BODY = Depends(form_body)
 JSON_BODY = {"content": {"application/json": {"schema": {"type": "object"}}}, "required": True}
 
 
@@ -103,11 +113,10 @@ def register(
     },
     tags=["registration"],
 )
-async def register_json(request: Request, lg_code: str = LG_CODE) -> JSONResponse:
+def register_json(request: Request, lg_code: LgCode, body: Any = OPTIONAL_BODY) -> JSONResponse:
     svc = services(request)
     tier = "basic"
-    if await request.body():  # also a chunked body (no Content-Length)
-        body = await read_json(request)
+    if body is not None:
         if not isinstance(body, dict) or set(body) - {"tier"}:
             raise ServiceError(
                 'expected {"tier": "basic"}', '{"tier": "basic"} の形で送ってください'
@@ -127,7 +136,7 @@ async def register_json(request: Request, lg_code: str = LG_CODE) -> JSONRespons
     tags=["oid4vci"],
     summary="Credential offer (by reference)",
 )
-def get_offer(request: Request, lg_code: str = LG_CODE, offer_ref: str = OFFER_REF) -> JSONResponse:
+def get_offer(request: Request, lg_code: LgCode, offer_ref: OfferRef) -> JSONResponse:
     svc = services(request)
     document = oid4vci.offer_document(svc.db, svc.secret, lg_code, offer_ref, svc.clock())
     return JSONResponse(document, headers={"Cache-Control": "no-store"})
@@ -139,14 +148,14 @@ def get_offer(request: Request, lg_code: str = LG_CODE, offer_ref: str = OFFER_R
     tags=["oid4vci"],
     summary="OID4VCI credential issuer metadata",
 )
-def issuer_metadata(request: Request, lg_code: str = LG_CODE) -> JSONResponse:
+def issuer_metadata(request: Request, lg_code: LgCode) -> JSONResponse:
     tenant = _tenant(services(request), lg_code)
     return JSONResponse(metadata_of(tenant))
 
 
 def metadata_of(tenant: TenantInfo) -> dict[str, Any]:
     base = tenant.identifier
-    return wire.issuer_metadata(
+    metadata = wire.issuer_metadata(
         base,
         configurations={wire.FURUSATO_RESIDENT_LDP_ID: wire.FURUSATO_RESIDENT_LDP},
         # our own URLs: https in production; http only for a loopback demo (the codec still
@@ -163,6 +172,9 @@ def metadata_of(tenant: TenantInfo) -> dict[str, Any]:
             },
         ],
     )
+    # Our extension (OID4VCI allows additional parameters): where a wallet renews a credential.
+    metadata["renewal_endpoint"] = f"{base}/renewal"
+    return metadata
 
 
 @router.get(
@@ -171,7 +183,7 @@ def metadata_of(tenant: TenantInfo) -> dict[str, Any]:
     tags=["oid4vci"],
     summary="OAuth authorization server metadata",
 )
-def as_metadata(request: Request, lg_code: str = LG_CODE) -> JSONResponse:
+def as_metadata(request: Request, lg_code: LgCode) -> JSONResponse:
     tenant = _tenant(services(request), lg_code)
     return JSONResponse(
         wire.authorization_server_metadata(
@@ -205,9 +217,8 @@ def as_metadata(request: Request, lg_code: str = LG_CODE) -> JSONResponse:
         }
     },
 )
-async def token(request: Request, lg_code: str = LG_CODE) -> JSONResponse:
+def token(request: Request, lg_code: LgCode, form: dict[str, str] = FORM_BODY) -> JSONResponse:
     svc = services(request)
-    form = await read_form(request)
     body = oid4vci.redeem(svc.db, svc.settings, lg_code, form, svc.clock())
     return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
@@ -218,7 +229,7 @@ async def token(request: Request, lg_code: str = LG_CODE) -> JSONResponse:
     tags=["oid4vci"],
     summary="Nonce endpoint (c_nonce)",
 )
-def nonce(request: Request, lg_code: str = LG_CODE) -> JSONResponse:
+def nonce(request: Request, lg_code: LgCode) -> JSONResponse:
     svc = services(request)
     body = oid4vci.new_nonce(svc.db, svc.settings, lg_code, svc.clock())
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
@@ -231,9 +242,8 @@ def nonce(request: Request, lg_code: str = LG_CODE) -> JSONResponse:
     summary="Credential endpoint (key proof JWT bound to c_nonce)",
     openapi_extra={"requestBody": JSON_BODY},
 )
-async def credential(request: Request, lg_code: str = LG_CODE) -> JSONResponse:
+def credential(request: Request, lg_code: LgCode, body: Any = JSON_BODY_DEP) -> JSONResponse:
     svc = services(request)
-    body = await read_json(request)
     response = oid4vci.credential(
         svc.db,
         svc.ring,
@@ -246,13 +256,26 @@ async def credential(request: Request, lg_code: str = LG_CODE) -> JSONResponse:
     return JSONResponse(response, headers={"Cache-Control": "no-store"})
 
 
+@router.post(
+    "/lg/{lg_code}/renewal",
+    operation_id="renew_credential",
+    tags=["oid4vci"],
+    summary="証明書の更新 (ベーシック) / Renew a credential (basic)",
+    openapi_extra={"requestBody": JSON_BODY},
+)
+def renewal(request: Request, lg_code: LgCode, body: Any = JSON_BODY_DEP) -> JSONResponse:
+    svc = services(request)
+    response = oid4vci.renew(svc, lg_code, body=body, now=svc.clock())
+    return JSONResponse(response, headers={"Cache-Control": "no-store"})
+
+
 @router.get(
     "/lg/{lg_code}/did.json",
     operation_id="did_document",
     tags=["did"],
     summary="DID document (did:web)",
 )
-def did_json(request: Request, lg_code: str = LG_CODE) -> JSONResponse:
+def did_json(request: Request, lg_code: LgCode) -> JSONResponse:
     svc = services(request)
     with svc.db.read() as session:
         tenant = get_tenant(session, lg_code)
@@ -277,7 +300,7 @@ _PURPOSE = re.compile(r"revocation|suspension")
     tags=["status"],
     summary="Bitstring status list credential",
 )
-def status_list(request: Request, purpose: str, number: int, lg_code: str = LG_CODE) -> Response:
+def status_list(request: Request, purpose: str, number: int, lg_code: LgCode) -> Response:
     svc = services(request)
     if not _PURPOSE.fullmatch(purpose) or not 1 <= number <= 1_000_000:
         raise NotFoundError("no such status list", "そのステータスリストはありません")

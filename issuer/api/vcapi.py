@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from did.errors import MalformedValueError
 from issuer import issuance
-from issuer.api.common import PROBLEM_JSON, prefers_english, read_json, services
+from issuer.api.common import PROBLEM_JSON, json_body, prefers_english, services
 from issuer.auth import authenticate
 from issuer.bootstrap import Services
 from issuer.resolving import LocalStatusLists, tenant_resolver
@@ -24,6 +24,7 @@ from vc.result import VerificationResult
 from vc.verify import VerifyOptions, verify_credential, verify_presentation
 
 router = APIRouter(tags=["vc-api"])
+BODY = Depends(json_body)
 
 ISSUE_BODY = {
     "content": {
@@ -120,12 +121,11 @@ def _object(body: Any, member: str) -> dict[str, Any]:
     summary="証明書に署名する / Issue a credential",
     openapi_extra={"requestBody": ISSUE_BODY},
 )
-async def issue(request: Request) -> JSONResponse:
+def issue(request: Request, body: Any = BODY) -> JSONResponse:
     svc = services(request)
     with svc.db.read() as session:
         principal = authenticate(session, request.headers.get("authorization"))
     principal.require("issue")
-    body = await read_json(request)
     credential = _object(body, "credential")
     options = body.get("options") or {}
     status_option = options.get("credentialStatus")
@@ -195,9 +195,8 @@ def _options(svc: Services, **kw: Any) -> VerifyOptions:
     summary="証明書を検証する / Verify a credential",
     openapi_extra={"requestBody": VERIFY_VC_BODY},
 )
-async def verify_vc(request: Request) -> JSONResponse:
+def verify_vc(request: Request, body: Any = BODY) -> JSONResponse:
     svc = services(request)
-    body = await read_json(request)
     credential = _object(body, "verifiableCredential")
     result = verify_credential(credential, resolver=tenant_resolver(svc), options=_options(svc))
     return _verification_response(request, result)
@@ -209,9 +208,8 @@ async def verify_vc(request: Request) -> JSONResponse:
     summary="提示を検証する / Verify a presentation",
     openapi_extra={"requestBody": VERIFY_VP_BODY},
 )
-async def verify_vp(request: Request) -> JSONResponse:
+def verify_vp(request: Request, body: Any = BODY) -> JSONResponse:
     svc = services(request)
-    body = await read_json(request)
     presentation = _object(body, "verifiablePresentation")
     options = body.get("options") or {}
     challenge, domain = options.get("challenge"), options.get("domain")

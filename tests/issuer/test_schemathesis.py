@@ -84,6 +84,7 @@ def test_the_schema_lists_every_api_operation() -> None:
         "oid4vci_token",
         "oid4vci_nonce",
         "oid4vci_credential",
+        "renew_credential",
         "did_document",
         "status_list",
         "vcapi_issue",
