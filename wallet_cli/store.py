@@ -1,0 +1,196 @@
+"""The wallet's store: one sealed file, written atomically.
+
+``WALLET_DIR/wallet.sealed`` is a ``shellkit.secretbox`` envelope (scrypt + AES-256-GCM under
+the wallet passphrase) of the wallet's JSON: the credentials with their per-registration
+holder keys, and the resident's preferences.  Nothing is ever written in clear — private keys
+included.  Every save goes to a temporary file in the same directory, is flushed to disk and
+renamed over the old file (then the directory is flushed), so a crash leaves the old wallet
+or the new one, never a half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from did.errors import FurusatoError, ParsingError
+from did.jsonio import Limits, load_json
+from shellkit.secretbox import open_sealed, seal
+
+FORMAT = 1
+FILE_NAME = "wallet.sealed"
+MAX_WALLET_BYTES = 32 * 1024 * 1024
+
+
+class WalletError(FurusatoError):
+    code = "wallet_error"
+
+
+@dataclass
+class StoredCredential:
+    """A credential and the holder key made for its registration."""
+
+    id: str
+    format: str
+    credential: dict[str, Any]
+    holder_jwk: dict[str, str] = field(repr=False)
+    issuer_url: str
+    received_at: str
+    state: str = "unknown"  # active | revoked | suspended | unknown, as last checked
+    checked_at: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "format": self.format,
+            "credential": self.credential,
+            "holderJwk": self.holder_jwk,
+            "issuerUrl": self.issuer_url,
+            "receivedAt": self.received_at,
+            "state": self.state,
+            "checkedAt": self.checked_at,
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> StoredCredential:
+        return cls(
+            value["id"],
+            value["format"],
+            value["credential"],
+            value["holderJwk"],
+            value["issuerUrl"],
+            value["receivedAt"],
+            value.get("state", "unknown"),
+            value.get("checkedAt"),
+        )
+
+
+@dataclass
+class Wallet:
+    credentials: list[StoredCredential] = field(default_factory=list)
+    prefs: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "credentials": [c.to_json() for c in self.credentials],
+            "prefs": self.prefs,
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> Wallet:
+        if not isinstance(value, dict) or value.get("format") != FORMAT:
+            raise WalletError(
+                "the wallet file has an unknown format", "ウォレットのファイル形式が不明です"
+            )
+        try:
+            return cls(
+                [StoredCredential.from_json(c) for c in value["credentials"]],
+                dict(value.get("prefs") or {}),
+            )
+        except (KeyError, TypeError) as exc:
+            raise WalletError(
+                "the wallet file is damaged", "ウォレットのファイルが壊れています"
+            ) from exc
+
+    def find(self, reference: str) -> StoredCredential:
+        """A credential by id, or by a unique prefix of the id (with or without urn:uuid:)."""
+        reference = reference.strip()
+        matches = [
+            c
+            for c in self.credentials
+            if c.id == reference
+            or c.id.startswith(reference)
+            or c.id.removeprefix("urn:uuid:").startswith(reference)
+        ]
+        exact = [c for c in matches if c.id == reference]
+        if exact:
+            return exact[0]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise WalletError(
+                f"no credential {reference!r} in the wallet",
+                f"ウォレットに証明書 {reference!r} はありません",
+                code="not_found",
+            )
+        raise WalletError(
+            f"{reference!r} matches {len(matches)} credentials; give more of the id",
+            f"{reference!r} に当てはまる証明書が {len(matches)} 件あります。ID をもう少し長く指定してください",
+            code="ambiguous",
+        )
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def seal_json(value: Any, passphrase: str, random_bytes: Callable[[int], bytes]) -> bytes:
+    envelope = seal(
+        json.dumps(value, ensure_ascii=False).encode("utf-8"), passphrase, random_bytes=random_bytes
+    )
+    return json.dumps(envelope).encode("ascii")
+
+
+def open_json(data: bytes, passphrase: str) -> Any:
+    envelope = load_json(data, Limits(max_bytes=MAX_WALLET_BYTES, max_depth=4))
+    if not isinstance(envelope, dict):
+        raise ParsingError(
+            "not a sealed wallet file", "封印されたウォレットのファイルではありません"
+        )
+    plain = open_sealed(envelope, passphrase)
+    return load_json(plain, Limits(max_bytes=MAX_WALLET_BYTES, max_depth=48, max_nodes=2_000_000))
+
+
+class WalletStore:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.path = directory / FILE_NAME
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def create(self, passphrase: str, random_bytes: Callable[[int], bytes]) -> Wallet:
+        if self.exists():
+            raise WalletError(
+                f"a wallet already exists in {self.directory}",
+                f"{self.directory} には既にウォレットがあります",
+                code="exists",
+            )
+        wallet = Wallet()
+        self.save(wallet, passphrase, random_bytes)
+        return wallet
+
+    def load(self, passphrase: str) -> Wallet:
+        if not self.exists():
+            raise WalletError(
+                f"no wallet in {self.directory} (run: furusato-wallet init)",
+                f"{self.directory} にウォレットがありません (furusato-wallet init で作成してください)",
+                code="no_wallet",
+            )
+        return Wallet.from_json(open_json(self.path.read_bytes(), passphrase))
+
+    def save(self, wallet: Wallet, passphrase: str, random_bytes: Callable[[int], bytes]) -> None:
+        atomic_write(self.path, seal_json(wallet.to_json(), passphrase, random_bytes))
