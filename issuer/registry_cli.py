@@ -34,7 +34,6 @@ import os
 import re
 import secrets
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -48,6 +47,7 @@ from did.jsonio import Limits, load_json
 from did.keys import KeyType, PrivateKey, generate_private_key
 from schemas.municipalities import validate_lg_code
 from shellkit.cli import FAILED, USAGE, BilingualGroup, fail, guarded, print_json, read_input
+from shellkit.files import atomic_write
 from shellkit.secretbox import open_sealed, seal
 from vc.dates import format_datetime
 from vc.registry import (
@@ -81,27 +81,6 @@ T = TypeVar("T")
 
 
 # --- files ----------------------------------------------------------------------------------
-
-
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` all or nothing: temporary file, fsync, rename, fsync dir."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def _json_bytes(value: Any) -> bytes:

@@ -28,18 +28,12 @@ from shellkit.cli import (
     guarded,
     print_json,
 )
+from shellkit.files import atomic_write
 from shellkit.qrimage import looks_like_image, read_one_qr
 from vc import envelope, oid4vci
 from vc.presentation import create_presentation, sign_presentation
 from wallet_cli import client
-from wallet_cli.store import (
-    StoredCredential,
-    Wallet,
-    WalletStore,
-    atomic_write,
-    open_json,
-    seal_json,
-)
+from wallet_cli.store import StoredCredential, Wallet, WalletStore, open_json, seal_json
 
 JST = timezone(timedelta(hours=9), "JST")
 TIERS = {"basic": ("ベーシック", "basic"), "premium": ("プレミアム", "premium")}

@@ -11,8 +11,6 @@ or the new one, never a half-written file.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 
 from did.errors import FurusatoError, ParsingError
 from did.jsonio import Limits, load_json
+from shellkit.files import atomic_write
 from shellkit.secretbox import open_sealed, seal
 
 FORMAT = 1
@@ -124,27 +123,6 @@ class Wallet:
             f"{reference!r} に当てはまる証明書が {len(matches)} 件あります。ID をもう少し長く指定してください",
             code="ambiguous",
         )
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def seal_json(value: Any, passphrase: str, random_bytes: Callable[[int], bytes]) -> bytes:
