@@ -13,7 +13,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -135,7 +135,7 @@ def _new_key_row(
         key_type=str(key.key_type),
         public_multikey=key.public_key.multikey,
         sealed_private=ring.seal(key, random_bytes),
-        valid_from=now,
+        valid_from=now.replace(microsecond=0),
         valid_until=None,
         revoked_at=None,
     )
@@ -273,9 +273,15 @@ def rotate_key(
     rows = keys_of(session, tenant.lg_code)
     numbers = [int(k.key_id.split("-")[-1]) for k in rows if k.key_id.startswith("key-")]
     key_id = f"key-{max(numbers, default=0) + 1}"
+    # Proofs carry ``created`` in whole seconds, rounded down (vc.dates.format_datetime), so
+    # key windows are whole seconds too: the new key is valid from the second it was made,
+    # the old one until the end of that second, and no proof of either falls outside.
+    retire_at = now.replace(microsecond=0) + (
+        timedelta(seconds=1) if now.microsecond else timedelta(0)
+    )
     for row in rows:
         if row.valid_until is None and row.revoked_at is None:
-            row.valid_until = now
+            row.valid_until = retire_at
     key = generate_private_key(KeyType.ED25519, random_bytes)
     new_row = _new_key_row(tenant.lg_code, key_id, key, ring, now, random_bytes)
     session.add(new_row)
@@ -288,7 +294,7 @@ def rotate_key(
         subject=key_id,
         details={
             "publicKeyMultibase": key.public_key.multikey,
-            "retired": [r.key_id for r in rows if r.valid_until == now],
+            "retired": [r.key_id for r in rows if r.valid_until == retire_at],
         },
     )
     return new_row

@@ -41,11 +41,20 @@ def fail_with(error: FurusatoError, code: int, *, prefix: str = "") -> NoReturn:
 
 
 def guarded(code: int, action: Callable[[], T], *, prefix: str = "") -> T:
-    """Run ``action``; a core error becomes one bilingual line and exit ``code``."""
+    """Run ``action``; a core error, or a failed file operation (disk full, no permission,
+    not a directory…), becomes one bilingual line and exit ``code``."""
     try:
         return action()
     except FurusatoError as exc:
         fail_with(exc, code, prefix=prefix)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        where = f"{exc.filename}: " if exc.filename else ""
+        fail(
+            f"{prefix}{where}ファイルを読み書きできません ({reason})",
+            f"{prefix}{where}cannot read or write the file ({reason})",
+            code,
+        )
 
 
 def read_input(source: str, *, max_bytes: int) -> bytes:

@@ -632,7 +632,10 @@ def verify_presentation(
         self_asserted = _self_assertion_check(credential, holder, verified, target)
         if self_asserted is not None:
             checks.append(self_asserted)
-        if options.require_holder_binding:
+        # Binding is decided only by a holder proof that verified; when none did, the
+        # holder_proof check has already said why (a wrong challenge is not a stolen
+        # credential), and the presentation fails all the same.
+        if options.require_holder_binding and verified:
             checks.append(_binding_check(credential, holder, verified, target))
     return VerificationResult.of(
         checks,

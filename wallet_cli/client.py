@@ -58,10 +58,17 @@ class HttpClient:
         try:
             with self.client.stream("GET", url, headers={"Accept": "application/json"}) as response:
                 if response.status_code != 200:
-                    raise _http_error(url, response.status_code)
+                    raise _http_error(url, response.status_code, self._reason(response))
                 return self._read(response)
         except httpx.HTTPError as exc:
             raise _unreachable(url, exc) from None
+
+    def _reason(self, response: httpx.Response) -> Any:
+        """The body of a refusal (the issuer's problem+json), or None."""
+        try:
+            return self._read(response)
+        except FurusatoError:
+            return None
 
     def post(self, url: str, **kwargs: Any) -> tuple[int, Any]:
         try:
@@ -90,7 +97,18 @@ def _unreachable(url: str, exc: Exception) -> WalletError:
     )
 
 
-def _http_error(url: str, status: int) -> WalletError:
+def _http_error(url: str, status: int, body: Any = None) -> WalletError:
+    """The server's own bilingual reason when it gave one (our issuer's problem+json)."""
+    fields: dict[str, Any] = body if isinstance(body, dict) else {}
+    messages = fields.get("messages")
+    if isinstance(messages, dict) and isinstance(messages.get("en"), str):
+        en = str(messages["en"])[:300]
+        ja = str(messages["ja"])[:300] if isinstance(messages.get("ja"), str) else en
+        return WalletError(
+            f"{url} answered HTTP {status}: {en}",
+            f"{url} が HTTP {status} を返しました: {ja}",
+            code=str(fields.get("code") or "http_error")[:60],
+        )
     return WalletError(
         f"{url} answered HTTP {status}", f"{url} が HTTP {status} を返しました", code="http_error"
     )

@@ -100,6 +100,12 @@ class Wallet:
     def find(self, reference: str) -> StoredCredential:
         """A credential by id, or by a unique prefix of the id (with or without urn:uuid:)."""
         reference = reference.strip()
+        if not reference:
+            raise WalletError(
+                "give the id of a credential (see list)",
+                "証明書の ID を指定してください (list で確認できます)",
+                code="not_found",
+            )
         matches = [
             c
             for c in self.credentials

@@ -32,6 +32,7 @@ from did.multibase import base64url_decode, base64url_encode
 from did.web import VerificationKeyEntry, build_did_document
 from issuer import registry_cli
 from issuer.registry_cli import ENV_DIR, ENV_SECRET, registry
+from shellkit import files
 from shellkit.secretbox import (
     SCRYPT_N,
     SealedBoxError,
@@ -494,19 +495,19 @@ def test_sequence_never_goes_backwards(
     key = init(directory)
     out = tmp_path / "r.jws"
     sign(directory, out)
-    real_write = registry_cli.atomic_write
+    real_write = files.atomic_write
 
     def failing_write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
         if path == out:
             raise OSError(28, "No space left on device")
         real_write(path, data, mode=mode)
 
-    monkeypatch.setattr(registry_cli, "atomic_write", failing_write)
+    monkeypatch.setattr(f"{registry_cli.__name__}.atomic_write", failing_write)
     result = run("sign", "--registry-dir", directory, "--out", out)
     assert result.exit_code == 1
     assert_one_line_error(result.stderr, contains=["No space left on device"])
     assert verified(out, key).sequence == 1  # the old file is intact
-    monkeypatch.setattr(registry_cli, "atomic_write", real_write)
+    monkeypatch.setattr(f"{registry_cli.__name__}.atomic_write", real_write)
     sign(directory, out)
     assert verified(out, key, previous=1).sequence == 3
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, func, select, update
@@ -13,7 +13,7 @@ from issuer import audit, status
 from issuer.db import AuditEvent, AuditHead, StatusEntry
 from issuer.errors import RateLimitedError
 from issuer.ratelimit import RateLimiter
-from issuer.tenants import get_tenant
+from issuer.tenants import get_tenant, keys_of, rotate_key
 from tests.issuer.conftest import World
 
 
@@ -164,3 +164,33 @@ def test_status_list_is_re_signed_only_when_changed_or_half_expired(world: World
     later = publish(now + settings.status_list_validity / 2 + timedelta(seconds=1))
     assert later != first
     assert later["validFrom"] != first["validFrom"]
+
+
+@pytest.mark.parametrize("microsecond", [0, 1, 999_999])
+def test_key_windows_are_whole_seconds_around_a_rotation(world: World, microsecond: int) -> None:
+    """Proofs say ``created`` in whole seconds (rounded down): a credential signed by either key
+    in the second of the rotation must fall inside that key's window."""
+    moment = datetime(2027, 4, 1, 9, 0, 0, microsecond, tzinfo=UTC)
+    with world.svc.db.transaction() as session:
+        tenant = get_tenant(session, world.tenant.lg_code)
+        rotate_key(
+            session,
+            world.svc.ring,
+            tenant,
+            now=moment,
+            random_bytes=secrets.token_bytes,
+            actor="test",
+        )
+    with world.svc.db.read() as session:
+        rows = sorted(keys_of(session, world.tenant.lg_code), key=lambda k: k.key_id)
+    old, new = rows[-2], rows[-1]
+    floor = moment.replace(microsecond=0)
+
+    def aware(value: datetime) -> datetime:
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    assert aware(new.valid_from) == floor  # a proof made now says created=floor
+    assert old.valid_until is not None
+    # a proof the old key made just before the rotation says created=floor too
+    assert aware(old.valid_until) > floor or microsecond == 0
+    assert aware(old.valid_until) - floor <= timedelta(seconds=1)
