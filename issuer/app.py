@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
 from importlib import resources
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,102 +22,15 @@ from issuer.api.common import problem_response
 from issuer.bootstrap import Services, open_services, resolve_secret
 from issuer.errors import InternalError, NotFoundError, ServiceError
 from issuer.settings import Settings
+from shellkit.web import BodyLimit, SecurityHeaders
 
 log = logging.getLogger("furusato.issuer")
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
 OAUTH_PATH = re.compile(r"^/lg/[^/]+/(token|credential|nonce|renewal)$")
-CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-)
 
 
-class BodyLimit:
-    """Refuse bodies over ``max_bytes`` (413) before the app reads them: by Content-Length at
-    once, and by counting for chunked bodies (the app's handler then answers the
-    LimitExceededError raised while it reads).  Starlette has no limit of its own."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    def _error(self) -> LimitExceededError:
-        return LimitExceededError(
-            f"the request body is larger than {self.max_bytes} bytes",
-            f"リクエスト本文が大きすぎます (上限 {self.max_bytes} バイト)",
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length")
-        if length is not None:
-            try:
-                declared = int(length)
-            except ValueError:
-                declared = -1
-            if declared < 0 or declared > self.max_bytes:
-                request = Request(scope)
-                oauth = bool(OAUTH_PATH.match(request.url.path))
-                response = problem_response(request, self._error(), oauth=oauth)
-                await response(scope, _no_receive, send)
-                return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise self._error()
-            return message
-
-        await self.app(scope, counted, send)
-
-
-class SecurityHeaders:
-    """nosniff and no-referrer on every response; a strict CSP and no framing for pages."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers") or [])
-                names = {name.lower() for name, _ in headers}
-                extra = [
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"no-referrer"),
-                ]
-                content_type = dict(headers).get(b"content-type", b"")
-                if content_type.startswith(b"text/html"):
-                    extra += [
-                        (b"content-security-policy", CSP.encode()),
-                        (b"x-frame-options", b"DENY"),
-                    ]
-                headers += [(name, value) for name, value in extra if name not in names]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-async def _no_receive() -> Message:
-    return {"type": "http.disconnect"}
+def _respond(request: Request, error: FurusatoError) -> JSONResponse:
+    return problem_response(request, error, oauth=bool(OAUTH_PATH.match(request.url.path)))
 
 
 def create_app(svc: Services) -> FastAPI:
@@ -189,7 +100,7 @@ def create_app(svc: Services) -> FastAPI:
         name="static",
     )
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=svc.settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=svc.settings.max_body_bytes, respond=_respond)
     return app
 
 

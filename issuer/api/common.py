@@ -15,48 +15,18 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from did.errors import FurusatoError, LimitExceededError, ParsingError
+from did.errors import FurusatoError, ParsingError
 from did.jsonio import Limits, load_json
 from issuer.bootstrap import Services
 from issuer.errors import UnsupportedMediaTypeError
+from shellkit.web import PROBLEM_JSON, prefers_english, problem_body, status_of
 
 log = logging.getLogger("furusato.issuer")
-
-PROBLEM_JSON = "application/problem+json"
 
 
 def services(request: Request) -> Services:
     value: Services = request.app.state.services
     return value
-
-
-def prefers_english(request: Request) -> bool:
-    accept = request.headers.get("accept-language", "")
-    first = accept.split(",")[0].strip().lower()
-    return first.startswith("en")
-
-
-def status_of(error: FurusatoError) -> int:
-    status = getattr(error, "http_status", None)  # service errors and the OID4VCI codec's
-    if isinstance(status, int):
-        return status
-    if isinstance(error, LimitExceededError):
-        return 413
-    return 400
-
-
-def problem_body(error: FurusatoError, status: int, *, english: bool) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "type": error.problem_type,
-        "title": error.title_en if english else error.title_ja,
-        "status": status,
-        "detail": error.message_en if english else error.message_ja,
-        "code": error.code,
-        "messages": {"ja": error.message_ja, "en": error.message_en},
-    }
-    if error.path:
-        body["path"] = error.path
-    return body
 
 
 def problem_response(

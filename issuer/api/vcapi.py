@@ -15,11 +15,12 @@ from fastapi.responses import JSONResponse
 
 from did.errors import MalformedValueError
 from issuer import issuance
-from issuer.api.common import PROBLEM_JSON, json_body, prefers_english, services
+from issuer.api.common import json_body, services
 from issuer.auth import authenticate
 from issuer.bootstrap import Services
 from issuer.resolving import LocalStatusLists, tenant_resolver
 from issuer.tenants import get_tenant
+from shellkit.web import PROBLEM_JSON, prefers_english
 from vc.result import VerificationResult
 from vc.verify import VerifyOptions, verify_credential, verify_presentation
 
