@@ -61,7 +61,9 @@ class Resolver:
         self._fetcher = fetcher
         self._cache: MutableMapping[str, dict[str, Any]] = {} if cache is None else cache
         self._max_document_bytes = max_document_bytes
-        self._documents = dict(documents or {})
+        # Kept as given (read, never changed): a lazy mapping such as the registry's builds
+        # only the documents asked for.
+        self._documents: Mapping[str, Mapping[str, Any]] = {} if documents is None else documents
 
     def resolve(self, did: str) -> dict[str, Any]:
         """The DID document of ``did`` (a DID, not a DID URL). Returns a fresh copy.

@@ -73,7 +73,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -792,6 +792,26 @@ def entry_from_did_document(
 # --- the registry ---------------------------------------------------------------------------
 
 
+class _EntryDocuments(Mapping[str, dict[str, Any]]):
+    """DID → DID document of the registry entries, each built on first use."""
+
+    def __init__(self, entries: Mapping[str, RegistryEntry]) -> None:
+        self._entries = entries
+        self._built: dict[str, dict[str, Any]] = {}
+
+    def __getitem__(self, did: str) -> dict[str, Any]:
+        document = self._built.get(did)
+        if document is None:
+            document = self._built[did] = self._entries[did].did_document()
+        return document
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Registry:
     """The signed trust list: a ``sequence`` that only grows, ``issued_at``, ``next_update``
@@ -831,7 +851,7 @@ class Registry:
         key = entry.key(vm_id) if entry is not None else None
         return None if entry is None or key is None else (entry, key)
 
-    def did_documents(self) -> dict[str, dict[str, Any]]:
+    def did_documents(self) -> Mapping[str, dict[str, Any]]:
         """DID → DID document for every entry, so issuer keys resolve offline
         (``did.resolver.Resolver(documents=registry.did_documents())``).
 
@@ -839,9 +859,14 @@ class Registry:
         ``Multikey`` methods with our ``validFrom``/``validUntil`` and CID's ``revoked``;
         ``assertionMethod`` lists every key that is not revoked; a revoked key stays in
         ``verificationMethod`` only.  Whether a key was valid when a proof was made is the
-        verifier's check (:meth:`RegistryKey.valid_at`).
+        verifier's check (:meth:`RegistryKey.valid_at`).  The mapping is lazy: a document is
+        built when first looked up, so a verifier holding all 1,741 municipalities builds one.
         """
-        return {entry.did: entry.did_document() for entry in self.entries}
+        return self._documents
+
+    @cached_property
+    def _documents(self) -> _EntryDocuments:
+        return _EntryDocuments(self._by_did)
 
     # time
 
