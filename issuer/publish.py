@@ -5,6 +5,7 @@ The layout mirrors the service's URLs, so the files can be put behind the public
     lg/<lgCode>/did.json                                   DID documents (did:web)
     .well-known/openid-credential-issuer/lg/<lgCode>       OID4VCI issuer metadata
     status/<lgCode>/<purpose>/<n>                          signed status list credentials
+    status/<lgCode>/index.json                             the list of those, for verifier sync
     contexts/<file>                                        the JSON-LD contexts we use
 """
 
@@ -17,12 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from issuer import status
 from issuer.api.public import metadata_of
 from issuer.bootstrap import Services
-from issuer.db import StatusList
 from issuer.tenants import active_key, did_document, list_tenants
 from schemas.loader import bundled_context, default_loader
 
@@ -54,12 +52,10 @@ def publish_static(svc: Services, out_dir: Path, *, now: datetime) -> list[Path]
                 )
             )
             key = active_key(session, svc.ring, tenant)
-            lists = session.execute(
-                select(StatusList.purpose, StatusList.list_number).where(
-                    StatusList.lg_code == tenant.lg_code
-                )
-            ).all()
-            for purpose, number in lists:
+            index = status.list_index(session, tenant)
+            written.append(_write(out_dir / "status" / tenant.lg_code / "index.json", index))
+            for item in index["lists"]:
+                purpose, number = item["purpose"], item["number"]
                 document = status.published_list(
                     session,
                     tenant,

@@ -192,6 +192,26 @@ def set_bit(session: Session, entry: StatusEntry, value: bool) -> bool:
     return True
 
 
+def list_index(session: Session, tenant: TenantInfo) -> dict[str, Any]:
+    """Every status list of a tenant, for verifiers that sync them all (``index.json``)."""
+    rows = session.execute(
+        select(StatusList.purpose, StatusList.list_number)
+        .where(StatusList.lg_code == tenant.lg_code)
+        .order_by(StatusList.purpose, StatusList.list_number)
+    ).all()
+    return {
+        "lgCode": tenant.lg_code,
+        "lists": [
+            {
+                "purpose": purpose,
+                "number": number,
+                "url": list_url(tenant.public_url, tenant.lg_code, purpose, number),
+            }
+            for purpose, number in rows
+        ],
+    }
+
+
 def _fresh(row: StatusList, now: datetime, validity: timedelta) -> bool:
     return (
         row.published is not None

@@ -295,6 +295,19 @@ _PURPOSE = re.compile(r"revocation|suspension")
 
 
 @router.get(
+    "/status/{lg_code}/index.json",
+    operation_id="status_list_index",
+    tags=["status"],
+    summary="Every status list of a municipality (for verifiers that sync)",
+)
+def status_list_index(request: Request, lg_code: LgCode) -> JSONResponse:
+    svc = services(request)
+    with svc.db.read() as session:
+        index = status.list_index(session, get_tenant(session, lg_code))
+    return JSONResponse(index, headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get(
     "/status/{lg_code}/{purpose}/{number}",
     operation_id="status_list",
     tags=["status"],

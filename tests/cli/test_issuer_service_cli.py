@@ -882,6 +882,13 @@ def test_publish_writes_what_a_static_host_serves(tenant_dir: Path, tmp_path: Pa
     assert metadata["credential_issuer"] == f"http://localhost:8000/lg/{LG}"
     for purpose in ("revocation", "suspension"):
         assert f"status/{LG}/{purpose}/1" in written
+    assert read_json(out / "status" / LG / "index.json") == {
+        "lgCode": LG,
+        "lists": [
+            {"purpose": p, "number": 1, "url": f"http://localhost:8000/status/{LG}/{p}/1"}
+            for p in ("revocation", "suspension")
+        ],
+    }
     contexts = [name for name in written if name.startswith("contexts/")]
     assert "contexts/www.w3.org_ns_credentials_v2.jsonld" in contexts
     for name in contexts:
