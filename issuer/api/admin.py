@@ -7,6 +7,7 @@ same as a credential that does not exist (tested).
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -236,15 +237,13 @@ def rotate(request: Request) -> JSONResponse:
     svc = services(request)
     who = principal(svc, request, "keys")
     now = svc.clock()
-    import secrets
-
     with svc.db.transaction() as session:
         tenant = get_tenant(session, who.lg_code)
         row = rotate_key(
             session, svc.ring, tenant, now=now, random_bytes=secrets.token_bytes, actor=who.actor
         )
-        key_id = row.key_id
-    return JSONResponse({"keyId": key_id, "validFrom": _iso(now)})
+        key_id, valid_from = row.key_id, row.valid_from
+    return JSONResponse({"keyId": key_id, "validFrom": _iso(valid_from)})
 
 
 @router.get("/audit", operation_id="admin_audit", summary="監査ログ / Audit log")

@@ -51,6 +51,7 @@ from tests.cli.helpers import (
     stop_process,
     wait_for_port,
 )
+from vc.dates import parse_datetime
 from vc.registry import RegistryEntry
 from vc.statuslist import StatusListDocument
 from vc.verify import VerifyOptions, verify_credential
@@ -373,7 +374,10 @@ def test_keys_rotate_retires_key_1_and_makes_key_2_current(
     first, second = listed
     assert first["validUntil"] is not None
     assert second["validUntil"] is None
-    assert second["validFrom"] == first["validUntil"]
+    # Whole seconds (proofs say created in whole seconds): the new key from the second of the
+    # rotation, the old one until its end — they overlap by less than a second, no gap.
+    overlap = parse_datetime(first["validUntil"], "t") - parse_datetime(second["validFrom"], "t")
+    assert timedelta(0) <= overlap <= timedelta(seconds=1)
     assert first["revoked"] is None
     assert second["revoked"] is None
     assert first["publicKeyMultibase"] != second["publicKeyMultibase"]
@@ -978,7 +982,8 @@ def test_registry_entry_lists_a_rotated_key_with_its_window(
     printed = registry_entry(tenant_dir)
     RegistryEntry.from_json(printed)
     first, second = printed["keys"]
-    assert first["validUntil"] == second["validFrom"]
+    overlap = parse_datetime(first["validUntil"], "t") - parse_datetime(second["validFrom"], "t")
+    assert timedelta(0) <= overlap <= timedelta(seconds=1)  # whole seconds, no gap
     assert "validUntil" not in second
 
 

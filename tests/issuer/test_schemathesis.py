@@ -87,6 +87,7 @@ def test_the_schema_lists_every_api_operation() -> None:
         "renew_credential",
         "did_document",
         "status_list",
+        "status_list_index",
         "vcapi_issue",
         "vcapi_verify_credential",
         "vcapi_verify_presentation",
