@@ -222,8 +222,10 @@ def _registry_member(
         return failed(
             "registry", "issuer_unknown", issuer[:120], issuer[:120], path="issuer", target=target
         ), None
-    for proof in as_list(credential.get("proof")):
-        vm_id = str(proof.get("verificationMethod")) if isinstance(proof, dict) else ""
+    for proof in as_list(credential.get("proof", [])):
+        vm_id = proof.get("verificationMethod") if isinstance(proof, dict) else None
+        if not isinstance(vm_id, str):
+            continue  # no proof, or a malformed one: the proof check says which
         key = entry.key(vm_id)
         if key is None:
             return failed(
