@@ -5,6 +5,7 @@ Bounded: files over 20 MB or 40 megapixels are refused before decoding.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from did.errors import LimitExceededError, ParsingError
@@ -19,21 +20,28 @@ def looks_like_image(data: bytes) -> bool:
 
 
 def read_qr_texts(path: Path) -> list[str]:
-    """Every QR code's text in the image, in reading order."""
+    """Every QR code's text in the image file, in reading order."""
+    if path.stat().st_size > MAX_IMAGE_BYTES:
+        raise LimitExceededError(f"{path} is larger than 20 MB", f"{path} が 20 MB を超えています")
+    return qr_texts_of(path.read_bytes(), name=str(path))
+
+
+def qr_texts_of(data: bytes, *, name: str = "the image") -> list[str]:
+    """Every QR code's text in an image given as bytes (an upload, a camera frame)."""
     import zxingcpp
     from PIL import Image, UnidentifiedImageError
 
-    if path.stat().st_size > MAX_IMAGE_BYTES:
-        raise LimitExceededError(f"{path} is larger than 20 MB", f"{path} が 20 MB を超えています")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise LimitExceededError(f"{name} is larger than 20 MB", f"{name} が 20 MB を超えています")
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
-        with Image.open(path) as image:
+        with Image.open(io.BytesIO(data)) as image:
             image.load()
             found = zxingcpp.read_barcodes(image)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise ParsingError(
-            f"{path} is not a readable image ({type(exc).__name__})",
-            f"{path} は読み取れる画像ではありません",
+            f"{name} is not a readable image ({type(exc).__name__})",
+            f"{name} は読み取れる画像ではありません",
         ) from None
     return [
         result.text
@@ -42,11 +50,18 @@ def read_qr_texts(path: Path) -> list[str]:
     ]
 
 
-def read_one_qr(path: Path) -> str:
-    texts = read_qr_texts(path)
+def _one(texts: list[str], name: str) -> str:
     if len(texts) != 1:
         raise ParsingError(
-            f"{path}: expected one QR code, found {len(texts)}",
-            f"{path}: QR コードが1つではありません ({len(texts)} 個)",
+            f"{name}: expected one QR code, found {len(texts)}",
+            f"{name}: QR コードが1つではありません ({len(texts)} 個)",
         )
     return texts[0]
+
+
+def read_one_qr(path: Path) -> str:
+    return _one(read_qr_texts(path), str(path))
+
+
+def read_one_qr_bytes(data: bytes, *, name: str = "the image") -> str:
+    return _one(qr_texts_of(data, name=name), name)

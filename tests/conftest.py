@@ -52,6 +52,42 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
 
 
+def record_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, record every name lookup or connection attempted (each also fails).
+
+    The autouse guard of tests/conftest.py makes a connection fail, but code could swallow that
+    OSError and carry on; and name lookups (getaddrinfo) never reach ``connect``.  Recording
+    them lets a test assert that nothing was even tried.
+    """
+    attempts: list[str] = []
+    guarded_connect = socket.socket.connect
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        attempts.append(f"getaddrinfo {host!r}")
+        raise OSError(f"test tried to look up {host!r}")
+
+    def create_connection(address: Any, *args: Any, **kwargs: Any) -> Any:
+        attempts.append(f"create_connection {address!r}")
+        raise OSError(f"test tried to connect to {address!r}")
+
+    def connect(self: socket.socket, address: Any) -> None:
+        attempts.append(f"connect {address!r}")
+        guarded_connect(self, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    return attempts
+
+
+@pytest.fixture(autouse=True)
+def _verifier_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test reads or writes the user's verifier cache (~/.cache/furusato-verifier)."""
+    monkeypatch.setenv("FURUSATO_VERIFIER_CACHE", str(tmp_path_factory.mktemp("verifier-cache")))
+
+
 @pytest.fixture(scope="session")
 def vectors_dir() -> Path:
     return VECTORS

@@ -89,6 +89,10 @@ CODES: Mapping[str, tuple[str, str]] = {
     "invalid_key": ("鍵の形式が不正です", "the key is malformed"),
     "invalid_did": ("DID が不正です", "the DID is malformed"),
     "unknown_municipality": ("登録されていない自治体コードです", "unknown municipality code"),
+    "registry_stale": (
+        "全国レジストリの有効期限が過ぎています (sync で更新してください)",
+        "the national registry has passed its expiry (run sync to refresh it)",
+    ),
     "challenge_not_checked": (
         "チャレンジを指定していないため、再利用の確認をしていません",
         "no challenge was given, so replay was not checked",
@@ -111,6 +115,8 @@ CHECK_NAMES: Mapping[str, tuple[str, str]] = {
     "domain": ("ドメイン", "domain"),
     "freshness": ("提示の新しさ", "freshness"),
     "credential": ("証明書", "credential"),
+    "policy": ("この場所の受付条件", "this place's policy"),
+    "replay": ("再利用", "replay"),
 }
 
 

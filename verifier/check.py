@@ -1,0 +1,134 @@
+"""The verifier library: ``check(payload, policy=…, now=…, registry=…, status_lists=…)`` → ``VerificationResult``.
+
+Offline: the national registry and the status lists come from the cache (``sync`` filled it
+while the device had a network).  On top of ``vc.verify`` (proofs, registry trust, validity,
+status, holder binding, freshness, challenge) this adds what a verifying place decides: its
+policy (tiers, municipalities), the maximum age of the cached status lists, replay (the same
+QR seen twice within the window is a warning) and plain words about how old the data is.
+Never raises on bad input.
+"""
+
+from __future__ import annotations
+
+from collections import ChainMap
+from collections.abc import Mapping, MutableMapping
+from datetime import datetime, timedelta
+from typing import Any, Protocol, cast
+
+from did.errors import FurusatoError
+from did.resolver import Resolver
+from vc import envelope
+from vc.model import VP_TYPE, as_list
+from vc.registry import Registry
+from vc.result import Check, VerificationResult, failed, from_error
+from vc.verify import StatusListSource, VerifyOptions, verify
+from verifier.policy import Policy
+
+
+def issuer_lookup(registry: Registry | None) -> envelope.IssuerLookup | None:
+    if registry is None:
+        return None
+
+    def issuer_for(lg_code: str) -> str | None:
+        entry = registry.entry_for_lg_code(lg_code)
+        return entry.did if entry is not None else None
+
+    return issuer_for
+
+
+class ReplayLog(Protocol):
+    def seen_before(self, payload: str, now: datetime, window: timedelta) -> bool: ...
+
+
+def check(
+    source: Any,
+    *,
+    qr: bool | None = None,
+    policy: Policy,
+    now: datetime,
+    registry: Registry | None,
+    status_lists: StatusListSource | None,
+    replay: ReplayLog | None = None,
+    challenge: str | None = None,
+    domain: str | None = None,
+    any_issuer: bool = False,
+    did_documents: Mapping[str, Mapping[str, Any]] | None = None,
+) -> VerificationResult:
+    """Verify a QR payload (text) or a credential/presentation (JSON) the way a place does.
+
+    ``qr`` says which ``source`` is (default: text is a QR payload, anything else parsed JSON).
+
+    ``registry`` None means "not synced": refused unless ``any_issuer`` (then any issuer
+    whose proof verifies is accepted — for tests and demonstrations, never at a counter).
+    """
+    warnings: list[Check] = []
+    if registry is None and not any_issuer:
+        return VerificationResult.of(
+            [
+                failed(
+                    "registry",
+                    "issuer_unknown",
+                    "全国レジストリが同期されていません (sync を実行してください)",
+                    "no national registry has been synced (run sync)",
+                )
+            ]
+        )
+    if any_issuer:
+        registry = None
+    if registry is not None and registry.is_stale(now):
+        warnings.append(failed("registry", "registry_stale"))
+
+    if qr is None:
+        qr = isinstance(source, str)
+    if qr:
+        try:
+            document: Any = envelope.decode(source, issuer_for=issuer_lookup(registry))
+        except FurusatoError as exc:
+            return VerificationResult.of([from_error("input", exc)], warnings=warnings)
+        if replay is not None and replay.seen_before(source, now, policy.window):
+            warnings.append(failed("replay", "replayed"))
+    else:
+        document = source  # verify() reports anything that is not a JSON object
+    if policy.require_challenge and challenge is None:
+        return VerificationResult.of(
+            [
+                failed(
+                    "challenge",
+                    "challenge_mismatch",
+                    "この場所ではチャレンジが必要です",
+                    "this place requires a challenge",
+                )
+            ],
+            warnings=warnings,
+        )
+
+    # Looked up lazily (ChainMap only reads): the registry builds the documents asked for.
+    maps: list[MutableMapping[str, Any]] = [dict(did_documents or {})]
+    if registry is not None:
+        maps.append(cast(MutableMapping[str, Any], registry.did_documents()))
+    options = VerifyOptions(
+        now=now,
+        challenge=challenge,
+        domain=domain or (envelope.QR_DOMAIN if qr else None),
+        presentation_max_age=policy.window if qr else None,
+        require_holder_binding=qr,
+        registry=registry,
+        status_lists=status_lists,
+        status_max_age=policy.status_max_age,
+    )
+    result = verify(document, resolver=Resolver(documents=ChainMap(*maps)), options=options)
+    policy_checks: list[Check] = []
+    if isinstance(document, dict):
+        presentation = VP_TYPE in as_list(document.get("type"))
+        credentials = as_list(document.get("verifiableCredential")) if presentation else [document]
+        for i, credential in enumerate(credentials):
+            if isinstance(credential, dict):
+                target = f"verifiableCredential[{i}]" if presentation else None
+                policy_checks += policy.checks(credential, target)
+    return VerificationResult.of(
+        [*result.checks, *policy_checks],
+        warnings=[*result.warnings, *warnings],
+        kind=result.kind,
+        document=result.document,
+        credentials=result.credentials,
+    )
