@@ -79,14 +79,17 @@ class VerifierCache:
         return self.directory / "state.json"
 
     def _state(self) -> dict[str, Any]:
-        """state.json, read again only when the file changed (a server verifies many QRs)."""
+        """state.json, read again only when the file changed (a server verifies many QRs).
+
+        The same object is returned while the file is unchanged: read it, never change it
+        (writers take :meth:`_state_copy`)."""
         try:
             stat = self._state_file.stat()
         except FileNotFoundError:
             return {"registry": None, "lists": {}}
         stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
         if self._state_memo is not None and self._state_memo[0] == stamp:
-            return copy.deepcopy(self._state_memo[1])
+            return self._state_memo[1]
         try:
             value = load_json(
                 self._state_file.read_bytes(),
@@ -112,8 +115,11 @@ class VerifierCache:
                 if isinstance(entry, dict) and _parse(entry.get("fetchedAt")) is not None
             },
         }
-        self._state_memo = (stamp, copy.deepcopy(value))
+        self._state_memo = (stamp, value)
         return value
+
+    def _state_copy(self) -> dict[str, Any]:
+        return copy.deepcopy(self._state())
 
     def _save_state(self, state: dict[str, Any]) -> None:
         atomic_write(
@@ -173,7 +179,7 @@ class VerifierCache:
         registry = verify_registry(jws, key, now=now, previous=previous)
         self.pin_key(key)  # only a key that verified a registry is pinned
         atomic_write(self.directory / "registry.jws", jws, mode=0o644)
-        state = self._state()
+        state = self._state_copy()
         state["registry"] = {"sequence": registry.sequence, "fetchedAt": _iso(now)}
         self._save_state(state)
         self._registry = (jws, registry)
@@ -197,7 +203,7 @@ class VerifierCache:
             atomic_write(self._list_path(url), data, mode=0o644, durable=False)
         if documents:
             os.sync()  # every list file on disk before the state that vouches for them
-        state = self._state()
+        state = self._state_copy()
         for url in documents:
             state["lists"][url] = {"fetchedAt": _iso(now)}
         self._save_state(state)
