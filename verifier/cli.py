@@ -186,6 +186,15 @@ def open_cache(cache_dir: Path | None) -> VerifierCache:
     return VerifierCache(cache_dir or default_cache_dir())
 
 
+def policy_option(function: Any) -> Any:
+    return click.option(
+        "--policy",
+        "policy_path",
+        metavar="FILE",
+        help="受付条件 (登録区分・自治体・鮮度) の JSON / what this place accepts (JSON)",
+    )(function)
+
+
 def load_policy(path: str | None) -> Policy:
     if path is None:
         return Policy()
@@ -335,12 +344,7 @@ def cache_command(cache_dir: Path | None, now_text: str | None, as_json: bool, l
 )
 @click.argument("source", metavar="PAYLOAD|FILE|IMAGE|-")
 @cache_option
-@click.option(
-    "--policy",
-    "policy_path",
-    metavar="FILE",
-    help="受付条件 (登録区分・自治体・鮮度) の JSON / what this place accepts (JSON)",
-)
+@policy_option
 @click.option(
     "--json", "as_json", is_flag=True, help="結果を JSON で出力 / print the result as JSON"
 )
@@ -442,12 +446,7 @@ def verify_command(
     "Run the scanner web app of the verifying device",
 )
 @cache_option
-@click.option(
-    "--policy",
-    "policy_path",
-    metavar="FILE",
-    help="受付条件 (登録区分・自治体・鮮度) の JSON / what this place accepts (JSON)",
-)
+@policy_option
 @click.option(
     "--host",
     default="127.0.0.1",

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Self
 
 import pytest
 import uvicorn
@@ -180,23 +181,23 @@ def client(world: World) -> Iterator[TestClient]:
         yield test_client
 
 
-class LiveServer:
-    """A real uvicorn server on loopback, in a thread."""
+class AppServer:
+    """An ASGI app on a real uvicorn server on loopback, in a thread."""
 
-    def __init__(self, world: World, port: int) -> None:
-        self.world = world
-        self.port = port
+    def __init__(self, app: Any, port: int | None = None, host_name: str = "127.0.0.1") -> None:
+        self.port = port or free_port()
+        self.host_name = host_name
         config = uvicorn.Config(
-            create_app(world.svc), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://localhost:{self.port}"
+        return f"http://{self.host_name}:{self.port}"
 
-    def __enter__(self) -> LiveServer:
+    def __enter__(self) -> Self:
         self.thread.start()
         deadline = time.monotonic() + 15
         while not self.server.started:
@@ -208,6 +209,14 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=15)
+
+
+class LiveServer(AppServer):
+    """The issuer service of ``world`` on loopback, as http://localhost:<port>."""
+
+    def __init__(self, world: World, port: int) -> None:
+        super().__init__(create_app(world.svc), port, host_name="localhost")
+        self.world = world
 
 
 @pytest.fixture

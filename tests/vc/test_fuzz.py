@@ -13,9 +13,8 @@ import copy
 import gzip
 import json
 import zlib
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -28,6 +27,7 @@ from did.keys import KeyType, PrivateKey
 from did.multibase import base64url_encode
 from did.resolver import Resolver
 from schemas.loader import CREDENTIALS_V2, FURUSATO_V1, bundled_context
+from tests.properties import JSONISH_TEXT, SCALARS, json_values, outcome
 from vc.dates import format_datetime, parse_date, parse_datetime
 from vc.issue import issue_credential
 from vc.jsonld import canonicalize
@@ -51,42 +51,11 @@ OPTIONS = VerifyOptions(now=NOW)
 RESOLVER = Resolver()  # offline: did:key only
 Doc = dict[str, Any]
 
-P = ParamSpec("P")
-T = TypeVar("T")
-
-
-def outcome(call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
-    """``call(...)``, or None if it raised a FurusatoError (or returned None); any other
-    exception fails the test."""
-    try:
-        return call(*args, **kwargs)
-    except FurusatoError as exc:
-        error = exc
-    assert error.code
-    assert error.message_en
-    assert error.message_ja
-    return None
-
 
 # --- strategies --------------------------------------------------------------------------------
 
-SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**64), max_value=2**64)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=24)
-)
-JSON_VALUES = st.recursive(
-    SCALARS,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
-    ),
-    max_leaves=24,
-)
+JSON_VALUES = json_values(24)
 JSON_OBJECTS = st.dictionaries(st.text(max_size=12), JSON_VALUES, max_size=6)
-# Text made of JSON's own characters reaches far more of the parser than arbitrary text.
-JSONISH_TEXT = st.text(alphabet='[]{}",:-+.0123456789eEtrufalsn \\/u\n\ufeff', max_size=80)
 
 VC_KEYS = [
     "@context",

@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import functools
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
-import uvicorn
 
-from tests.issuer.conftest import LiveServer, free_port
+from tests.issuer.conftest import AppServer, LiveServer
 from tests.issuer.conftest import live as live  # the fixture used here
 from tests.wallet.helpers import Setup, make_setup, verifier
 from verifier.cache import VerifierCache
@@ -91,35 +88,6 @@ def site(live: LiveServer, tmp_path: Path) -> Iterator[Site]:
         yield site
     finally:
         server.stop()
-
-
-class AppServer:
-    """Any ASGI app on a real uvicorn server on loopback, in a thread."""
-
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> AppServer:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
 
 
 def sync_site(site: Site) -> None:

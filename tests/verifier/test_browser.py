@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.verifier.conftest import AppServer, Site
+from tests.issuer.conftest import AppServer
+from tests.verifier.conftest import Site
 from tests.wallet.helpers import short
 
 Scanner = tuple[Site, AppServer]

@@ -14,10 +14,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -25,8 +25,9 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from did.errors import FurusatoError, MalformedValueError
+from did.errors import MalformedValueError
 from did.keys import PublicKey
+from tests.properties import JSONISH_TEXT, json_values, outcome
 from tests.vc.qr_fixtures import NOW
 from tests.verifier.test_units import (
     ATSUMA,
@@ -56,8 +57,6 @@ from verifier.sync import _checked_list, _list_urls
 from verifier.web import create_app
 
 Doc = dict[str, Any]
-P = ParamSpec("P")
-T = TypeVar("T")
 
 ENTRY = entry(ATSUMA)
 REGISTRY = make_registry()
@@ -71,37 +70,10 @@ FAST_SHARED = settings(FAST, suppress_health_check=[HealthCheck.function_scoped_
 FEW_SHARED = settings(FEW, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-def outcome(call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
-    """``call(...)``, or None if it raised a FurusatoError with a code and both messages; any
-    other exception fails the test."""
-    try:
-        return call(*args, **kwargs)
-    except FurusatoError as exc:
-        error = exc
-    assert error.code
-    assert error.message_en
-    assert error.message_ja
-    return None
-
-
 # --- strategies ----------------------------------------------------------------------------------
 
-SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**64), max_value=2**64)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=24)
-)
-JSON_VALUES = st.recursive(
-    SCALARS,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
-    ),
-    max_leaves=16,
-)
-# Text made of JSON's own characters reaches far more of a parser than arbitrary bytes.
-JSONISH = st.text(alphabet='[]{}",:-+.0123456789eEtrufalsn \\/u\n\ufeff', max_size=80)
+JSON_VALUES = json_values(16)
+JSONISH = JSONISH_TEXT
 BYTES = st.binary(max_size=300) | JSONISH.map(lambda t: t.encode("utf-8"))
 BASE45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 

@@ -15,7 +15,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.verifier.conftest import AppServer, Site
+from tests.issuer.conftest import AppServer
+from tests.verifier.conftest import Site
 from tests.wallet.helpers import short
 from verifier.cache import VerifierCache
 from verifier.policy import Policy
