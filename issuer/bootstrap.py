@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from issuer.db import Database, SigningKey, migrate
 from issuer.errors import ServiceError
+from issuer.identity.providers import IdentityProviders, providers_from_settings
 from issuer.ratelimit import RateLimiter
 from issuer.settings import Settings
 from issuer.tenants import KeyRing
@@ -40,8 +41,10 @@ class Services:
     secret: str = field(repr=False)
     clock: Callable[[], datetime] = _now
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    identity: IdentityProviders = field(default_factory=IdentityProviders)
 
     def close(self) -> None:
+        self.identity.close()
         self.db.dispose()
 
 
@@ -102,4 +105,13 @@ def open_services(
             stored = session.execute(select(SigningKey).limit(1)).scalar_one_or_none()
             if stored is not None:
                 ring.private_key(stored)  # WrongSecretError for another secret
-    return Services(settings=settings, db=db, ring=ring, secret=secret)
+    try:
+        identity = providers_from_settings(settings)
+    except (OSError, ValueError) as exc:
+        db.dispose()
+        raise ServiceError(
+            f"identity proofing is misconfigured: {exc}",
+            f"本人確認の設定が正しくありません: {exc}",
+            code="identity_misconfigured",
+        ) from None
+    return Services(settings=settings, db=db, ring=ring, secret=secret, identity=identity)

@@ -7,7 +7,13 @@ Environment variables (each also a CLI option):
 * ``DATABASE_URL`` — a PostgreSQL URL to use instead of SQLite;
 * ``FURUSATO_ISSUER_SECRET`` — the secret that seals the municipalities' private keys;
 * ``FURUSATO_PUBLIC_URL`` — the public base URL (what DIDs, status-list URLs and OID4VCI
-  identifiers are built from).
+  identifiers are built from);
+* identity proofing for premium registration (docs/premium.md), each optional:
+  ``FURUSATO_OIDC_ISSUER``, ``FURUSATO_OIDC_CLIENT_ID``, ``FURUSATO_OIDC_CLIENT_SECRET`` — the
+  OpenID provider of the マイナンバーカード login (redirect URI
+  ``<public URL>/premium/oidc/callback``); ``FURUSATO_JPKI_ANCHORS`` — a PEM file of the JPKI
+  署名用 CA certificates; ``FURUSATO_JPKI_CRLS`` — the CRLs (files or https URLs, separated by
+  spaces).
 """
 
 from __future__ import annotations
@@ -53,6 +59,12 @@ class Settings:
     workers: int = 1
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
+    # identity proofing (premium registration)
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = field(default=None, repr=False)
+    jpki_anchors: Path | None = None
+    jpki_crls: tuple[str, ...] = ()
 
     @property
     def effective_database_url(self) -> str:
@@ -76,5 +88,12 @@ class Settings:
             database_url=env.get("DATABASE_URL") or None,
             secret=env.get("FURUSATO_ISSUER_SECRET") or None,
             public_url=env.get("FURUSATO_PUBLIC_URL") or DEFAULT_PUBLIC_URL,
+            oidc_issuer=env.get("FURUSATO_OIDC_ISSUER") or None,
+            oidc_client_id=env.get("FURUSATO_OIDC_CLIENT_ID") or None,
+            oidc_client_secret=env.get("FURUSATO_OIDC_CLIENT_SECRET") or None,
+            jpki_anchors=Path(env["FURUSATO_JPKI_ANCHORS"])
+            if env.get("FURUSATO_JPKI_ANCHORS")
+            else None,
+            jpki_crls=tuple(env.get("FURUSATO_JPKI_CRLS", "").split()),
         )
         return settings.with_overrides(**overrides)
