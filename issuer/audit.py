@@ -37,6 +37,12 @@ ACTIONS = frozenset(
         "token.revoke",
         "offer.create",
         "status.rollover",
+        "site.create",
+        "site.close",
+        "activity.record",
+        "premium.apply",
+        "premium.approve",
+        "premium.reject",
     }
 )
 

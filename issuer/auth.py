@@ -30,8 +30,8 @@ _TOKEN = re.compile(r"fvc_([0-9]{6})_([A-Za-z0-9]{8,16})_([A-Za-z0-9_-]{20,64})"
 
 # What each role may do.
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({"read", "issue", "offer", "status", "keys", "tokens", "audit"}),
-    "staff": frozenset({"read", "issue", "offer", "status"}),
+    "admin": frozenset({"read", "issue", "offer", "status", "premium", "keys", "tokens", "audit"}),
+    "staff": frozenset({"read", "issue", "offer", "status", "premium"}),
     "auditor": frozenset({"read", "audit"}),
 }
 

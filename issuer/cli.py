@@ -354,16 +354,19 @@ def offer(
     svc = _open(_settings(data_dir, database_url), need_secret=True)
     with svc.db.transaction() as session:
         tenant = guarded(FAILED, lambda: get_tenant(session, lg_code))
-        new = create_offer(
-            session,
-            svc.settings,
-            svc.secret,
-            tenant,
-            tier=tier,
-            channel="counter",
-            now=_now(),
-            actor="cli",
-            with_tx_code=tx_code,
+        new = guarded(
+            FAILED,
+            lambda: create_offer(
+                session,
+                svc.settings,
+                svc.secret,
+                tenant,
+                tier=tier,
+                channel="counter",
+                now=_now(),
+                actor="cli",
+                with_tx_code=tx_code,
+            ),
         )
     if png is not None:
         try:

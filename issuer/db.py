@@ -248,6 +248,134 @@ class AuditHead(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+# --- premium registration (DESIGN.md §10) ------------------------------------------------------
+
+
+class PremiumPerson(Base):
+    """One row per person who ever applied for premium, keyed by the person key (an HMAC
+    of name and birth date with the deployment's pepper — never the attributes themselves).
+    Locked (``FOR UPDATE``) while the 3-municipality rule is checked, so two municipalities
+    approving at once cannot both take a person's third place."""
+
+    __tablename__ = "premium_people"
+
+    person_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime]
+
+
+class PremiumMembership(Base):
+    """An active (or ended) premium registration of a person with a municipality.  The only
+    table read across tenants (by ``person_key``) — for the 3-municipality rule."""
+
+    __tablename__ = "premium_memberships"
+    __table_args__ = (
+        ForeignKeyConstraint(["lg_code"], ["tenants.lg_code"]),
+        Index("ix_premium_memberships_person", "person_key"),
+    )
+
+    lg_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    person_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    application_id: Mapped[str] = mapped_column(String(64))
+    credential_id: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # approved | active | ended
+    valid_until: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PremiumApplication(Base):
+    """An application for premium: the wallet's registration key (``holder_did``), the
+    identity step (its provider state sealed in ``session`` until it is done, then only the
+    person key and the method remain), staff's decision, the offer that delivers the
+    credential."""
+
+    __tablename__ = "premium_applications"
+    __table_args__ = (
+        ForeignKeyConstraint(["lg_code"], ["tenants.lg_code"]),
+        Index("ix_premium_applications_state", "lg_code", "state"),
+        Index("ix_premium_applications_login", "login_hash"),
+        Index("ix_premium_applications_person", "person_key"),
+    )
+
+    lg_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    application_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder_did: Mapped[str] = mapped_column(String(512))
+    state: Mapped[str] = mapped_column(
+        String(16)
+    )  # identity | submitted | approved | rejected | issued
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    status_hash: Mapped[str] = mapped_column(String(64))  # the wallet's token for its status
+    login_hash: Mapped[str | None] = mapped_column(String(64))  # the identity step's link/state
+    session: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    person_key: Mapped[str | None] = mapped_column(String(64))
+    identity_method: Mapped[str | None] = mapped_column(String(8))
+    identity_at: Mapped[datetime | None]
+    activities: Mapped[int] = mapped_column(Integer, default=0)
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    reason: Mapped[str | None] = mapped_column(Text)
+    offer_id: Mapped[str | None] = mapped_column(String(64))
+    replaces: Mapped[str | None] = mapped_column(String(64))  # credential id (basic or premium)
+
+
+class ActivitySite(Base):
+    """A place where registrants do 担い手活動; its check-in QR codes are signed per window."""
+
+    __tablename__ = "activity_sites"
+    __table_args__ = (ForeignKeyConstraint(["lg_code"], ["tenants.lg_code"]),)
+
+    lg_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    site_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    category: Mapped[str] = mapped_column(String(32))
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    radius_m: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Activity(Base):
+    """One activity of a registrant (by registration key): a check-in or a reviewed document.
+    A check-in QR counts once per registrant (the unique constraint)."""
+
+    __tablename__ = "activities"
+    __table_args__ = (
+        ForeignKeyConstraint(["lg_code"], ["tenants.lg_code"]),
+        Index("ix_activities_holder", "lg_code", "holder_did", "activity_date"),
+        Index("uq_activities_checkin", "lg_code", "qr_id", "holder_did", unique=True),
+    )
+
+    lg_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    activity_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder_did: Mapped[str] = mapped_column(String(512))
+    kind: Mapped[str] = mapped_column(String(16))  # checkIn | document
+    category: Mapped[str] = mapped_column(String(32))
+    site_id: Mapped[str | None] = mapped_column(String(64))
+    qr_id: Mapped[str | None] = mapped_column(String(64))
+    activity_date: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(String(128))
+    credential_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class ActivityDocument(Base):
+    """A document staff reviewed for an activity, stored encrypted (AES-256-GCM under a key
+    derived from the deployment secret, bound to its tenant and id)."""
+
+    __tablename__ = "activity_documents"
+    __table_args__ = (ForeignKeyConstraint(["lg_code"], ["tenants.lg_code"]),)
+
+    lg_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    document_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    activity_id: Mapped[str] = mapped_column(String(64))
+    media_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_at: Mapped[datetime]
+    uploaded_by: Mapped[str] = mapped_column(String(128))
+
+
 # --- engines and transactions ---------------------------------------------------------------
 
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from did.errors import MalformedValueError
 from issuer import audit, status
-from issuer.db import Database, IssuedCredential
+from issuer.db import Database, IssuedCredential, PremiumMembership
 from issuer.errors import ConflictError, ForbiddenError, NotFoundError, ServiceError
 from issuer.settings import Settings
 from issuer.tenants import KeyRing, TenantInfo, active_key, get_tenant
@@ -241,11 +241,23 @@ def issue_submitted(
         return Issued(signed, record)
 
 
+def premium_requires_application() -> ForbiddenError:
+    """Premium is issued only through an approved application (issuer.premium): the rules of
+    the programme (identity, 3 municipalities, not home, activities) hold for everyone."""
+    return ForbiddenError(
+        "a premium credential is issued only for an approved premium application",
+        "プレミアム登録の証明書は、承認されたプレミアム申請に対してのみ発行されます",
+        code="premium_requires_application",
+    )
+
+
 def _check_own_municipality(document: Mapping[str, Any], tenant: TenantInfo) -> None:
-    """A municipality signs claims about itself only."""
+    """A municipality signs claims about itself only, and never premium outside the process."""
     if not is_furusato(document):
         return
     for subject in as_list(document.get("credentialSubject")):
+        if isinstance(subject, dict) and subject.get("registrationTier") == "premium":
+            raise premium_requires_application()
         municipality = subject.get("municipality") if isinstance(subject, dict) else None
         code = municipality.get("lgCode") if isinstance(municipality, dict) else None
         if code != tenant.lg_code:
@@ -276,50 +288,83 @@ def change_state(
     reason: str | None = None,
 ) -> IssuedCredential:
     """Revoke (for good), suspend, or reinstate a suspended credential."""
-    allowed, target, bits = TRANSITIONS[action]
     with db.transaction() as session:
-        row = session.execute(
-            select(IssuedCredential)
-            .where(
-                IssuedCredential.lg_code == lg_code,
-                IssuedCredential.credential_id == credential_id,
-            )
-            .with_for_update()
-        ).scalar_one_or_none()
-        if row is None:
-            # Another tenant's credential looks exactly like a missing one.
-            raise NotFoundError(
-                f"no credential {credential_id} here",
-                f"証明書 {credential_id} はありません",
-                path="credentialId",
-            )
-        if row.state not in allowed:
-            raise ConflictError(
-                f"cannot {action} a credential that is {row.state}",
-                f"状態が「{_STATE_JA[row.state]}」の証明書は{_ACTION_JA[action]}できません",
-                code="invalid_state",
-            )
-        entries = {e.purpose: e for e in status.entries_of(session, lg_code, credential_id)}
-        missing = [p for p in bits if p not in entries]
-        if missing:
-            raise ConflictError(
-                f"the credential has no {missing[0]} status entry, so it cannot be {target}",
-                f"この証明書には {missing[0]} のステータスがないため{_ACTION_JA[action]}できません",
-                code="no_status_entry",
-            )
-        for purpose, value in bits.items():
-            status.set_bit(session, entries[purpose], value)
-        row.state = target
-        audit.append(
+        return change_state_in(
             session,
-            lg_code,
-            at=now,
+            lg_code=lg_code,
+            credential_id=credential_id,
+            action=action,
+            now=now,
             actor=actor,
-            action=f"credential.{action}",
-            subject=credential_id,
-            details={"reason": reason} if reason else {},
+            reason=reason,
         )
-        return row
+
+
+def change_state_in(
+    session: Session,
+    *,
+    lg_code: str,
+    credential_id: str,
+    action: str,
+    now: datetime,
+    actor: str,
+    reason: str | None = None,
+) -> IssuedCredential:
+    """:func:`change_state` inside the caller's transaction."""
+    allowed, target, bits = TRANSITIONS[action]
+    row = session.execute(
+        select(IssuedCredential)
+        .where(
+            IssuedCredential.lg_code == lg_code,
+            IssuedCredential.credential_id == credential_id,
+        )
+        .with_for_update()
+    ).scalar_one_or_none()
+    if row is None:
+        # Another tenant's credential looks exactly like a missing one.
+        raise NotFoundError(
+            f"no credential {credential_id} here",
+            f"証明書 {credential_id} はありません",
+            path="credentialId",
+        )
+    if row.state not in allowed:
+        raise ConflictError(
+            f"cannot {action} a credential that is {row.state}",
+            f"状態が「{_STATE_JA[row.state]}」の証明書は{_ACTION_JA[action]}できません",
+            code="invalid_state",
+        )
+    entries = {e.purpose: e for e in status.entries_of(session, lg_code, credential_id)}
+    missing = [p for p in bits if p not in entries]
+    if missing:
+        raise ConflictError(
+            f"the credential has no {missing[0]} status entry, so it cannot be {target}",
+            f"この証明書には {missing[0]} のステータスがないため{_ACTION_JA[action]}できません",
+            code="no_status_entry",
+        )
+    for purpose, value in bits.items():
+        status.set_bit(session, entries[purpose], value)
+    row.state = target
+    audit.append(
+        session,
+        lg_code,
+        at=now,
+        actor=actor,
+        action=f"credential.{action}",
+        subject=credential_id,
+        details={"reason": reason} if reason else {},
+    )
+    if target == "revoked" and row.tier == "premium":
+        # the person's premium place here is freed (a renewal has already moved the place
+        # to the new credential, so revoking the old one frees nothing)
+        session.execute(
+            update(PremiumMembership)
+            .where(
+                PremiumMembership.lg_code == lg_code,
+                PremiumMembership.credential_id == credential_id,
+            )
+            .values(state="ended", updated_at=now)
+        )
+    return row
 
 
 _STATE_JA = {"active": "有効", "revoked": "失効", "suspended": "停止中"}

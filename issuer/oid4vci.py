@@ -23,16 +23,18 @@ from urllib.parse import quote
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from did.errors import FurusatoError
 from did.multibase import base64url_encode
-from issuer import audit
+from issuer import audit, membership
 from issuer.bootstrap import Services
 from issuer.db import Database, IssuedCredential, Nonce, Offer
 from issuer.errors import NotFoundError, OAuthError
-from issuer.issuance import issue_resident
+from issuer.issuance import issue_resident, premium_requires_application
 from issuer.resolving import LocalStatusLists, tenant_resolver
 from issuer.settings import Settings
 from issuer.tenants import KeyRing, TenantInfo, get_tenant
 from vc import oid4vci
+from vc.model import as_list, issuer_id
 from vc.verify import VerifyOptions, verify_presentation
 
 CONFIGURATION_ID = oid4vci.FURUSATO_RESIDENT_LDP_ID
@@ -41,6 +43,11 @@ OFFER_SCHEME = "openid-credential-offer://"
 
 def _hash(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def offer_uri(tenant: TenantInfo, offer_ref: str) -> str:
+    """The ``openid-credential-offer://`` URI (by reference) of an offer."""
+    return OFFER_SCHEME + "?credential_offer_uri=" + quote(offer_url(tenant, offer_ref), safe="")
 
 
 def offer_url(tenant: TenantInfo, offer_ref: str) -> str:
@@ -74,6 +81,11 @@ class NewOffer:
     offer_uri: str  # openid-credential-offer://?credential_offer_uri=…
     expires_at: datetime
 
+    @property
+    def offer_id(self) -> str:
+        """The stored key of the offer (a hash of its reference)."""
+        return _hash(self.offer_ref)
+
 
 def create_offer(
     session: Session,
@@ -86,9 +98,16 @@ def create_offer(
     now: datetime,
     actor: str,
     with_tx_code: bool = False,
+    offer_ref: str | None = None,
 ) -> NewOffer:
-    """A credential offer for one credential of ``tier`` (in the caller's transaction)."""
-    offer_ref = secrets.token_urlsafe(24)
+    """A credential offer for one credential of ``tier`` (in the caller's transaction).
+
+    ``offer_ref`` (the secret in the offer URL) is random unless the caller derives one it
+    can compute again (a premium application's offer is shown to its applicant on request).
+    """
+    if tier == "premium" and channel != "premium":
+        raise premium_requires_application()
+    offer_ref = offer_ref or secrets.token_urlsafe(24)
     code = _code_for(secret, tenant.lg_code, offer_ref)
     tx_code = f"{secrets.randbelow(10**6):06d}" if with_tx_code else None
     expires_at = now + settings.offer_ttl
@@ -125,8 +144,9 @@ def create_offer(
         pre_authorized_code=code,
         tx_code=_TX_CODE if tx_code else None,
     )
-    uri = OFFER_SCHEME + "?credential_offer_uri=" + quote(offer_url(tenant, offer_ref), safe="")
-    return NewOffer(offer_ref, tier, tx_code, offer.to_json(), uri, expires_at)
+    return NewOffer(
+        offer_ref, tier, tx_code, offer.to_json(), offer_uri(tenant, offer_ref), expires_at
+    )
 
 
 def offer_document(
@@ -285,6 +305,21 @@ def credential(
         nonce_ok=lambda nonce: _consume_nonce(db, lg_code, nonce, now),
         max_age=settings.proof_max_age,
     )
+    if tier == "premium":  # only from an approved application, to the key that applied
+        with db.read() as session:
+            application = membership.application_for_offer(session, lg_code, offer_id)
+        if application is None:
+            raise OAuthError(
+                "credential_request_denied",
+                "a premium credential is issued only for an approved application",
+                "プレミアムの証明書は承認された申請にのみ発行されます",
+                status=403,
+            )
+        try:
+            membership.check_premium_holder(application, proof.holder_did)
+        except FurusatoError:
+            _reopen(db, lg_code, offer_id)
+            raise
 
     def bind_offer(session: Session, record: IssuedCredential) -> None:
         row = session.execute(
@@ -301,6 +336,8 @@ def credential(
                 status=401,
             )
         row.credential_id = record.credential_id
+        if tier == "premium":
+            membership.on_premium_issued(session, lg_code, offer_id, record.credential_id, now=now)
 
     issued = issue_resident(
         db,
@@ -317,12 +354,25 @@ def credential(
     return oid4vci.credential_response([issued.credential])
 
 
-def renew(svc: Services, lg_code: str, *, body: Any, now: datetime) -> dict[str, Any]:
-    """Renewal (our extension, advertised as ``renewal_endpoint``): the holder proves a current
-    credential of ours with a presentation over a fresh c_nonce (challenge) and our identifier
-    (domain), and gets a new credential for the same key.  Basic only: a premium renewal
-    re-checks the programme's rules, which is the premium process."""
-    db, ring, settings = svc.db, svc.ring, svc.settings
+def _reopen(db: Database, lg_code: str, offer_id: str) -> None:
+    """A premium offer redeemed with the wrong key stays usable by the key that applied
+    (whoever else got hold of its link cannot use it up)."""
+    with db.transaction() as session:
+        row = session.get(Offer, (lg_code, offer_id))
+        if row is not None and row.credential_id is None:
+            row.redeemed_at = None
+            row.token_hash = None
+            row.token_expires_at = None
+
+
+def presented_credential(
+    svc: Services, lg_code: str, *, body: Any, now: datetime
+) -> dict[str, Any]:
+    """A registrant proves who they are: ``{"presentation": VP}`` of a credential this
+    municipality issued (not revoked), signed by its subject over a fresh c_nonce (the
+    challenge) for our identifier (the domain).  Returns the credential; its subject id is
+    the registration key.  Used by renewal, check-ins and premium applications."""
+    db, settings = svc.db, svc.settings
     if not isinstance(body, dict) or not isinstance(body.get("presentation"), dict):
         raise OAuthError(
             "invalid_request",
@@ -359,14 +409,31 @@ def renew(svc: Services, lg_code: str, *, body: Any, now: datetime) -> dict[str,
             f"the presentation does not verify: {first.message_en}",
             f"提示を検証できません: {first.message_ja}",
         )
-    credential = presentation["verifiableCredential"]
-    if credential.get("issuer", {}).get("id") != tenant.did:
+    credentials = as_list(presentation.get("verifiableCredential"))
+    if len(credentials) != 1 or not isinstance(credentials[0], dict):
+        raise OAuthError(
+            "invalid_request",
+            "present exactly one credential",
+            "証明書を1つだけ提示してください",
+        )
+    credential = credentials[0]
+    if issuer_id(credential) != tenant.did:
         raise OAuthError(
             "credential_request_denied",
             "the credential was not issued here",
             "この証明書はここで発行されたものではありません",
             status=403,
         )
+    return dict(credential)
+
+
+def renew(svc: Services, lg_code: str, *, body: Any, now: datetime) -> dict[str, Any]:
+    """Renewal (our extension, advertised as ``renewal_endpoint``): the holder proves a current
+    credential of ours with a presentation over a fresh c_nonce (challenge) and our identifier
+    (domain), and gets a new credential for the same key.  Basic only: a premium renewal
+    re-checks the programme's rules, which is the premium process."""
+    db, ring, settings = svc.db, svc.ring, svc.settings
+    credential = presented_credential(svc, lg_code, body=body, now=now)
     tier = credential["credentialSubject"].get("registrationTier")
     if tier != "basic":
         raise OAuthError(

@@ -111,6 +111,8 @@ class BilingualGroup(click.Group):
         except click.Abort:
             click.echo("中断しました / Aborted", err=True)
             sys.exit(FAILED)
+        except FurusatoError as exc:  # a refusal no command caught: still one line, never a
+            fail_with(exc, FAILED)  # traceback (commands should catch their own with guarded)
         if not standalone_mode:
             return result
         sys.exit(result if isinstance(result, int) else 0)

@@ -81,6 +81,74 @@ def resident_credential(
     return credential
 
 
+ACTIVITY_CATEGORIES = (
+    "volunteer",
+    "sideJob",
+    "twoRegionLiving",
+    "event",
+    "disasterSupport",
+    "other",
+)
+EVIDENCE_KINDS = ("checkIn", "document", "gps")
+
+
+def activity_credential(
+    *,
+    credential_id: str,
+    issuer: str,
+    issuer_name: str | None,
+    municipality: Municipality,
+    holder: str,
+    category: str,
+    activity_date: date,
+    evidence: str,
+    valid_from: datetime,
+    name: str | None = None,
+    check_in_time: datetime | None = None,
+    site_id: str | None = None,
+    site_name: str | None = None,
+) -> dict[str, Any]:
+    """An unsigned ``FurusatoActivityCredential``: a receipt of one 担い手活動 (a check-in at
+    a site or an activity staff approved), evidence toward premium registration."""
+    if category not in ACTIVITY_CATEGORIES:
+        raise MalformedValueError(
+            f"unknown activity category {category!r}",
+            f"活動の種類 {category!r} はありません",
+            path="credentialSubject.activity.activityCategory",
+        )
+    if evidence not in EVIDENCE_KINDS:
+        raise MalformedValueError(
+            f"unknown evidence kind {evidence!r}",
+            f"証拠の種類 {evidence!r} はありません",
+            path="credentialSubject.activity.evidenceKind",
+        )
+    activity: dict[str, Any] = {"type": "FurusatoActivity"}
+    if name:
+        activity["name"] = name
+    activity["activityCategory"] = category
+    activity["activityDate"] = activity_date.isoformat()
+    if check_in_time is not None:
+        activity["checkInTime"] = format_datetime(check_in_time)
+    activity["evidenceKind"] = evidence
+    if site_id is not None:
+        site: dict[str, Any] = {"type": "ActivitySite", "siteId": site_id}
+        if site_name:
+            site["name"] = site_name
+        activity["site"] = site
+    return {
+        "@context": list(CONTEXTS),
+        "id": credential_id,
+        "type": ["VerifiableCredential", ACTIVITY_CREDENTIAL_TYPE],
+        "issuer": {"id": issuer, **({"name": issuer_name} if issuer_name else {})},
+        "validFrom": format_datetime(valid_from),
+        "credentialSubject": {
+            "id": holder,
+            "municipality": municipality_claim(municipality),
+            "activity": activity,
+        },
+    }
+
+
 @cache
 def _schema(credential_type: str) -> dict[str, Any]:
     base = resources.files("schemas").joinpath("json")

@@ -666,6 +666,15 @@ def test_offer_for_an_unknown_municipality(tenant_dir: Path) -> None:
     assert query(tenant_dir, "select * from offers") == []
 
 
+def test_premium_is_not_offered_at_the_counter(tenant_dir: Path) -> None:
+    """Premium goes through an application (docs/premium.md): one error line, nothing stored."""
+    result = cli("offer", "--data-dir", str(tenant_dir), "--lg-code", LG, "--tier", "premium")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert_one_line_error(result.stderr, contains=["premium_requires_application"])
+    assert query(tenant_dir, "select * from offers") == []
+
+
 # --- revoke / suspend / reinstate ----------------------------------------------------------------
 
 

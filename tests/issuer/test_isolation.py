@@ -271,6 +271,32 @@ def test_vcapi_signs_as_the_tokens_municipality_only(world: World, client: TestC
     assert_problem(response, 403, "issuer_mismatch")
 
 
+def test_vcapi_does_not_sign_premium(world: World, client: TestClient) -> None:
+    """Premium only through an approved application (issuer.premium), not by the VC-API."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    holder = did_key_from_public_key(
+        PrivateKey.from_seed(KeyType.ED25519, secrets.token_bytes(32)).public_key
+    )
+    premium = resident_credential(
+        credential_id=None,
+        issuer=world.other.did,
+        issuer_name=world.other.name,
+        municipality=municipality_table().get(world.other.lg_code),
+        holder=holder,
+        tier="premium",
+        registered_since=now.date(),
+        valid_from=now,
+        valid_until=now + timedelta(days=30),
+    )
+    response = client.post(
+        "/credentials/issue", json={"credential": premium}, headers=bearer(world.other_staff_token)
+    )
+    assert_problem(response, 403, "premium_requires_application")
+    with world.svc.db.read() as session:
+        count = session.execute(select(func.count()).select_from(IssuedCredential)).scalar_one()
+    assert count == 0
+
+
 def test_vcapi_refuses_claims_about_another_municipality(world: World, client: TestClient) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     holder = did_key_from_public_key(
