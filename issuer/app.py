@@ -17,7 +17,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from did.errors import FurusatoError, LimitExceededError, MalformedValueError
-from issuer.api import admin, pages, public, vcapi
+from issuer.activities import MAX_DOCUMENT
+from issuer.api import admin, pages, premium, premium_pages, public, vcapi
 from issuer.api.common import problem_response
 from issuer.bootstrap import Services, open_services, resolve_secret
 from issuer.errors import InternalError, NotFoundError, ServiceError
@@ -27,6 +28,11 @@ from shellkit.web import BodyLimit, SecurityHeaders
 log = logging.getLogger("furusato.issuer")
 
 OAUTH_PATH = re.compile(r"^/lg/[^/]+/(token|credential|nonce|renewal)$")
+# reviewed documents (staff upload, up to 10 MB: issuer.activities.MAX_DOCUMENT)
+DOCUMENT_PATH = re.compile(
+    r"^/admin(/api/premium/applications/[^/]+/documents|/premium/[^/]+/document)$"
+)
+DOCUMENT_BODY_LIMIT = MAX_DOCUMENT + 64 * 1024
 
 
 def _respond(request: Request, error: FurusatoError) -> JSONResponse:
@@ -93,6 +99,9 @@ def create_app(svc: Services) -> FastAPI:
     app.include_router(public.router)
     app.include_router(vcapi.router)
     app.include_router(admin.router)
+    app.include_router(premium.router)
+    app.include_router(premium.admin_router)
+    app.include_router(premium_pages.router)
     app.include_router(pages.router)
     app.mount(
         "/static",
@@ -100,7 +109,12 @@ def create_app(svc: Services) -> FastAPI:
         name="static",
     )
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=svc.settings.max_body_bytes, respond=_respond)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=svc.settings.max_body_bytes,
+        respond=_respond,
+        larger=((DOCUMENT_PATH, DOCUMENT_BODY_LIMIT),),
+    )
     return app
 
 

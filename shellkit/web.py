@@ -10,7 +10,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+import re
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 from fastapi import Request
@@ -75,21 +76,38 @@ class BodyLimit:
     once, and by counting for chunked bodies (the app's handler then answers the
     LimitExceededError raised while it reads).  Starlette has no limit of its own."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, respond: Responder | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        respond: Responder | None = None,
+        larger: Sequence[tuple[re.Pattern[str], int]] = (),
+    ) -> None:
+        """``larger``: paths (regular expressions, matched whole) allowed a larger limit."""
         self.app = app
         self.max_bytes = max_bytes
         self.respond = respond or problem_response
+        self.larger = tuple(larger)
 
-    def _error(self) -> LimitExceededError:
+    def _limit(self, scope: Scope) -> int:
+        path = scope.get("path", "")
+        for pattern, limit in self.larger:
+            if pattern.fullmatch(path):
+                return limit
+        return self.max_bytes
+
+    @staticmethod
+    def _error(limit: int) -> LimitExceededError:
         return LimitExceededError(
-            f"the request body is larger than {self.max_bytes} bytes",
-            f"リクエスト本文が大きすぎます (上限 {self.max_bytes} バイト)",
+            f"the request body is larger than {limit} bytes",
+            f"リクエスト本文が大きすぎます (上限 {limit} バイト)",
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
         if length is not None:
@@ -97,8 +115,8 @@ class BodyLimit:
                 declared = int(length)
             except ValueError:
                 declared = -1
-            if declared < 0 or declared > self.max_bytes:
-                response = self.respond(Request(scope), self._error())
+            if declared < 0 or declared > limit:
+                response = self.respond(Request(scope), self._error(limit))
                 await response(scope, _no_receive, send)
                 return
         seen = 0
@@ -108,8 +126,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise self._error()
+                if seen > limit:
+                    raise self._error(limit)
             return message
 
         await self.app(scope, counted, send)

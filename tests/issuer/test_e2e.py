@@ -25,11 +25,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from did.key import did_key_from_public_key
 from did.keys import KeyType, PrivateKey
 from did.resolver import Resolver
 from did.web import did_web_to_url
+from issuer.db import Offer
 from tests.interop import conftest as interop_conftest
 from tests.interop.jsbridge import JsBridge
 from tests.issuer import wallet_sim
@@ -220,13 +222,13 @@ def test_the_other_municipalitys_staff_cannot_revoke(flow: Flow) -> None:
     assert_verified(flow.web.verify(credential))
 
 
-def test_counter_offer_with_tx_code_gives_a_premium_credential(flow: Flow) -> None:
+def test_counter_offer_with_tx_code(flow: Flow) -> None:
     response = flow.http.post(
-        "/admin/api/offers", headers=flow.staff, json={"tier": "premium", "txCode": True}
+        "/admin/api/offers", headers=flow.staff, json={"tier": "basic", "txCode": True}
     )
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["tier"] == "premium"
+    assert body["tier"] == "basic"
     tx_code = body["txCode"]
     assert re.fullmatch(r"[0-9]{6}", tx_code)
     offer = wallet_sim.fetch_offer(flow.http, body["offerUri"])
@@ -243,8 +245,20 @@ def test_counter_offer_with_tx_code_gives_a_premium_credential(flow: Flow) -> No
     assert refused.json()["error"] == "invalid_request"
 
     credential = receive(flow, body["offerUri"], new_holder(), tx_code)
-    assert credential["credentialSubject"]["registrationTier"] == "premium"
+    assert credential["credentialSubject"]["registrationTier"] == "basic"
     assert_verified(flow.web.verify(credential))
+
+
+def test_premium_is_never_offered_at_the_counter(flow: Flow) -> None:
+    """Premium goes through an application (identity, rules, review: tests/premium)."""
+    response = flow.http.post(
+        "/admin/api/offers", headers=flow.staff, json={"tier": "premium", "txCode": True}
+    )
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == "premium_requires_application"
+    with flow.live.world.svc.db.read() as session:
+        offers = session.execute(select(Offer).where(Offer.tier == "premium")).scalars().all()
+    assert offers == []
 
 
 @pytest.mark.interop

@@ -100,6 +100,21 @@ def test_the_schema_lists_every_api_operation() -> None:
         "admin_rotate_key",
         "admin_audit",
         "admin_audit_verify",
+        "checkin",
+        "premium_apply",
+        "premium_application_status",
+        "premium_jpki_challenge",
+        "premium_jpki",
+        "admin_premium_queue",
+        "admin_premium_application",
+        "admin_premium_approve",
+        "admin_premium_reject",
+        "admin_premium_document",
+        "admin_premium_document_read",
+        "admin_sites",
+        "admin_create_site",
+        "admin_close_site",
+        "admin_site_qr",
     } == operation_ids
 
 

@@ -11,35 +11,17 @@ Skipped, with the reason shown, when Chromium or Playwright is absent; with
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PIL import Image
 
+from tests.browser import browser_factory as browser_factory  # the fixture
 from tests.issuer.conftest import AppServer
 from tests.verifier.conftest import Site
 from tests.wallet.helpers import short
 
 Scanner = tuple[Site, AppServer]
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
-
-
-def _chromium() -> str | None:
-    for name in CHROMIUM_NAMES:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("FURUSATO_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"FURUSATO_REQUIRE_BROWSER=1 but {reason}")
-    pytest.skip(reason)
 
 
 def write_y4m(png: Path, out: Path, *, frames: int = 10) -> Path:
@@ -57,32 +39,6 @@ def write_y4m(png: Path, out: Path, *, frames: int = 10) -> Path:
         for _ in range(frames):
             handle.write(b"FRAME\n" + frame)
     return out
-
-
-@pytest.fixture
-def browser_factory() -> Iterator[Any]:
-    executable = _chromium()
-    if executable is None:
-        _unavailable("Chromium is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("Playwright is not installed (pip install -e '.[dev]')")
-    with sync_playwright() as playwright:
-        launched: list[Any] = []
-
-        def launch(*extra: str) -> Any:
-            browser = playwright.chromium.launch(
-                executable_path=executable,
-                headless=True,
-                args=["--no-sandbox", "--disable-dev-shm-usage", *extra],
-            )
-            launched.append(browser)
-            return browser
-
-        yield launch
-        for browser in launched:
-            browser.close()
 
 
 def result_of(page: Any) -> tuple[str, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,8 +23,10 @@ import click
 import httpx
 from click.testing import CliRunner, Result
 
-from did.keys import PrivateKey, PublicKey
+from did.key import did_key_from_public_key
+from did.keys import KeyType, PrivateKey, PublicKey, generate_private_key
 from issuer.cli import main as issuer_main
+from issuer.issuance import issue_resident
 from tests.issuer.conftest import LiveServer, World
 from vc.model import as_list
 from vc.registry import Registry, verify_registry
@@ -315,11 +318,49 @@ def key_created_at(world: World, lg_code: str) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def issue_premium_into(wallet: WalletCli, world: World, lg_code: str) -> StoredCredential:
+    """A premium credential of ``lg_code`` for a new key, signed by the issuer's own issuance
+    function and put into the wallet's store.
+
+    Premium is issued over HTTP only for an approved application (identity proven, the
+    programme's rules, staff review: tests/premium test that whole process); the tests of the
+    wallet and the verifier need a premium credential to hold and to show, not the process.
+    """
+    holder = generate_private_key(KeyType.ED25519, secrets.token_bytes)
+    issued = issue_resident(
+        world.svc.db,
+        world.svc.ring,
+        world.svc.settings,
+        lg_code=lg_code,
+        holder=did_key_from_public_key(holder.public_key),
+        tier="premium",
+        now=datetime.now(UTC),
+        source="test",
+        actor="test",
+    )
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    stored = StoredCredential(
+        id=str(issued.credential["id"]),
+        format="ldp_vc",
+        credential=issued.credential,
+        holder_jwk=holder.to_jwk(),
+        issuer_url=f"{world.base_url}/lg/{lg_code}",
+        received_at=now,
+        state="active",
+        checked_at=now,
+    )
+    store = WalletStore(wallet.directory)
+    contents = store.load(wallet.passphrase)
+    contents.credentials.append(stored)
+    store.save(contents, wallet.passphrase, secrets.token_bytes)
+    return stored
+
+
 def make_setup(live: LiveServer, tmp: Path) -> Setup:
     world = live.world
     wallet = WalletCli(tmp / "wallet").init()
     basic = wallet.receive(admin_offer(live, world.staff_token, tier="basic")["offerUri"])
-    premium = wallet.receive(admin_offer(live, world.other_staff_token, tier="premium")["offerUri"])
+    premium = issue_premium_into(wallet, world, OTHER_LG)
     registry = RegistryDir(tmp / "registry").init()
     registry.add_from(world, LG, tmp / "entry-015814.json")
     registry.add_from(world, OTHER_LG, tmp / "entry-011002.json")
