@@ -3,6 +3,10 @@
 The wallet lives in ``--wallet-dir`` (``FURUSATO_WALLET_DIR``; default
 ``~/.local/share/furusato-wallet``), sealed with a passphrase (asked for, or
 ``FURUSATO_WALLET_PASSPHRASE`` in scripts).  Japanese by default, English with ``--lang en``.
+
+Premium registration: ``checkin`` (a site's check-in QR → an activity credential),
+``apply-premium`` (→ the identity link) and ``premium-status`` (the state; the premium
+credential is received with the applying registration's key once approved).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 import click
 import segno
 
+from did.errors import FurusatoError
 from did.key import did_key_from_public_key, did_key_verification_method_id
 from did.keys import PrivateKey
 from did.multibase import base64url_encode
@@ -31,9 +36,19 @@ from shellkit.cli import (
 from shellkit.files import atomic_write
 from shellkit.qrimage import looks_like_image, read_one_qr
 from vc import envelope, oid4vci
+from vc.furusato import ACTIVITY_CREDENTIAL_TYPE, RESIDENT_CREDENTIAL_TYPE
+from vc.model import issuer_id
 from vc.presentation import create_presentation, sign_presentation
 from wallet_cli import client
-from wallet_cli.store import StoredCredential, Wallet, WalletStore, open_json, seal_json
+from wallet_cli.store import (
+    StoredApplication,
+    StoredCredential,
+    Wallet,
+    WalletError,
+    WalletStore,
+    open_json,
+    seal_json,
+)
 
 JST = timezone(timedelta(hours=9), "JST")
 TIERS = {"basic": ("ベーシック", "basic"), "premium": ("プレミアム", "premium")}
@@ -90,6 +105,9 @@ class Context:
     def say(self, ja: str, en: str) -> None:
         click.echo(en if self.lang == "en" else ja)
 
+    def warn(self, ja: str, en: str) -> None:
+        click.echo(f"注意: {ja}" if self.lang == "ja" else f"Warning: {en}", err=True)
+
 
 pass_context = click.make_pass_decorator(Context)
 
@@ -99,6 +117,8 @@ def _now() -> datetime:
 
 
 def _jst(value: Any) -> str:
+    if value is None:
+        return "—"
     try:
         moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
@@ -106,12 +126,49 @@ def _jst(value: Any) -> str:
     return moment.astimezone(JST).strftime("%Y-%m-%d")
 
 
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _jst_time(value: Any) -> str:
+    moment = _parse_time(value)
+    if moment is None:
+        return str(value)
+    return moment.astimezone(JST).strftime("%Y-%m-%d %H:%M JST")
+
+
+def _types(credential: dict[str, Any]) -> list[Any]:
+    types = credential.get("type")
+    return types if isinstance(types, list) else [types]
+
+
+def _activity(credential: dict[str, Any]) -> dict[str, Any]:
+    subject = credential.get("credentialSubject")
+    activity = subject.get("activity") if isinstance(subject, dict) else None
+    return activity if isinstance(activity, dict) else {}
+
+
 def summary(stored: StoredCredential) -> dict[str, Any]:
     credential = stored.credential
     subject = credential.get("credentialSubject", {})
     municipality = subject.get("municipality", {}) if isinstance(subject, dict) else {}
-    return {
+    types = _types(credential)
+    kind = (
+        "registration"
+        if RESIDENT_CREDENTIAL_TYPE in types
+        else "activity"
+        if ACTIVITY_CREDENTIAL_TYPE in types
+        else "other"
+    )
+    info = {
         "id": stored.id,
+        "kind": kind,
         "municipality": municipality.get("name"),
         "prefecture": municipality.get("prefecture"),
         "lgCode": municipality.get("lgCode"),
@@ -121,10 +178,45 @@ def summary(stored: StoredCredential) -> dict[str, Any]:
         "checkedAt": stored.checked_at,
         "issuer": stored.issuer_url,
     }
+    if kind == "activity":
+        activity = _activity(credential)
+        site = activity.get("site")
+        site = site if isinstance(site, dict) else {}
+        info["activityDate"] = activity.get("activityDate")
+        info["activityName"] = activity.get("name") or site.get("name")
+    return info
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` names a file (a name too long or otherwise impossible: no)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _short(credential_id: str) -> str:
     return credential_id.removeprefix("urn:uuid:")[:8]
+
+
+def _keep(
+    wallet: Wallet, credential: dict[str, Any], holder_jwk: dict[str, str], issuer_url: str
+) -> StoredCredential:
+    """A credential just received (checked, active) put into the wallet, replacing one with the
+    same id."""
+    stamp = _stamp()
+    stored = StoredCredential(
+        id=str(credential.get("id")),
+        format="ldp_vc",
+        credential=credential,
+        holder_jwk=holder_jwk,
+        issuer_url=issuer_url,
+        received_at=stamp,
+        state="active",
+        checked_at=stamp,
+    )
+    wallet.credentials = [c for c in wallet.credentials if c.id != stored.id] + [stored]
+    return stored
 
 
 @click.group(
@@ -174,7 +266,7 @@ def receive(ctx: Context, offer: str, tx_code: str | None) -> None:
     text = offer
     if not offer.startswith(("openid-credential-offer:", "https://", "http://")):
         path = Path(offer)
-        if not path.is_file():
+        if not _is_file(path):
             fail(
                 f"{offer} は申込み URI でも画像ファイルでもありません",
                 f"{offer} is neither an offer URI nor an image file",
@@ -195,26 +287,20 @@ def receive(ctx: Context, offer: str, tx_code: str | None) -> None:
 
     http = client.HttpClient()
     received = guarded(FAILED, lambda: client.receive(http, text, now=_now(), tx_code=ask))
-    credential_id = str(received.credential.get("id"))
-    stored = StoredCredential(
-        id=credential_id,
-        format="ldp_vc",
-        credential=received.credential,
-        holder_jwk=received.holder.to_jwk(include_private=True),
-        issuer_url=received.issuer_url,
-        received_at=_now().isoformat().replace("+00:00", "Z"),
-        state="active",
-        checked_at=_now().isoformat().replace("+00:00", "Z"),
+    stored = _keep(
+        wallet,
+        received.credential,
+        received.holder.to_jwk(include_private=True),
+        received.issuer_url,
     )
-    wallet.credentials = [c for c in wallet.credentials if c.id != credential_id] + [stored]
     ctx.save(wallet)
     info = summary(stored)
     tier_ja, tier_en = TIERS.get(str(info["tier"]), (info["tier"], info["tier"]))
     ctx.say(
         f"受け取りました: {info['prefecture']}{info['municipality']} {tier_ja} "
-        f"(有効期限 {_jst(info['validUntil'])}) ID {_short(credential_id)}",
+        f"(有効期限 {_jst(info['validUntil'])}) ID {_short(stored.id)}",
         f"Received: {info['municipality']} ({info['prefecture']}), {tier_en}, valid until "
-        f"{_jst(info['validUntil'])}, id {_short(credential_id)}",
+        f"{_jst(info['validUntil'])}, id {_short(stored.id)}",
     )
 
 
@@ -233,6 +319,14 @@ def list_command(ctx: Context, as_json: bool) -> None:
     for row in rows:
         tier_ja, tier_en = TIERS.get(str(row["tier"]), (row["tier"], row["tier"]))
         state_ja, state_en = STATES.get(str(row["state"]), (row["state"], row["state"]))
+        if row["kind"] == "activity":
+            ctx.say(
+                f"{_short(row['id'])}  {row['prefecture']}{row['municipality']}  活動記録  "
+                f"{row['activityName']}  活動日 {row['activityDate']}",
+                f"{_short(row['id'])}  {row['municipality']} ({row['prefecture']})  activity  "
+                f"{row['activityName']}  on {row['activityDate']}",
+            )
+            continue
         ctx.say(
             f"{_short(row['id'])}  {row['prefecture']}{row['municipality']}  {tier_ja}  "
             f"有効期限 {_jst(row['validUntil'])}  状態 {state_ja}",
@@ -426,6 +520,8 @@ def import_command(ctx: Context, file: Path) -> None:
     known = {c.id for c in wallet.credentials}
     added = [c for c in restored.credentials if c.id not in known]
     wallet.credentials += added
+    pending = {a.application_id for a in wallet.applications}
+    wallet.applications += [a for a in restored.applications if a.application_id not in pending]
     ctx.save(wallet)
     ctx.say(f"{len(added)} 件を取り込みました", f"Restored {len(added)} credentials")
 
@@ -451,22 +547,584 @@ def renew(ctx: Context, reference: str) -> None:
             presentation_for=lambda nonce, domain: build_presentation(stored, nonce, domain),
         ),
     )
-    new = StoredCredential(
-        id=str(renewed.get("id")),
-        format=stored.format,
-        credential=renewed,
-        holder_jwk=stored.holder_jwk,
-        issuer_url=stored.issuer_url,
-        received_at=_now().isoformat().replace("+00:00", "Z"),
-        state="active",
-        checked_at=_now().isoformat().replace("+00:00", "Z"),
-    )
-    wallet.credentials = [c for c in wallet.credentials if c.id != stored.id] + [new]
+    wallet.credentials = [c for c in wallet.credentials if c.id != stored.id]
+    new = _keep(wallet, renewed, stored.holder_jwk, stored.issuer_url)
     ctx.save(wallet)
     ctx.say(
         f"更新しました: 新しい有効期限 {_jst(renewed.get('validUntil'))} (ID {_short(new.id)})",
         f"Renewed: valid until {_jst(renewed.get('validUntil'))} (id {_short(new.id)})",
     )
+
+
+# --- premium registration ------------------------------------------------------------------------
+
+INACTIVE_STATES = ("revoked", "suspended", "expired")
+
+
+def _stamp() -> str:
+    return _now().isoformat().replace("+00:00", "Z")
+
+
+def _municipality_name(stored: StoredCredential | None, lg_code: str) -> tuple[str, str]:
+    """(ja, en) names of the municipality of a stored credential, or its code."""
+    info = summary(stored) if stored is not None else {}
+    if info.get("municipality"):
+        return f"{info['prefecture']}{info['municipality']}", str(info["municipality"])
+    return lg_code, lg_code
+
+
+def _is_registration(stored: StoredCredential, lg_code: str) -> bool:
+    return (
+        RESIDENT_CREDENTIAL_TYPE in _types(stored.credential)
+        and summary(stored)["lgCode"] == lg_code
+    )
+
+
+def _usable(stored: StoredCredential) -> bool:
+    """Not known to be revoked, suspended or expired (as last checked, and by its dates)."""
+    if stored.state in INACTIVE_STATES:
+        return False
+    until = _parse_time(stored.credential.get("validUntil"))
+    return until is None or until > _now()
+
+
+def _preferred(stored: StoredCredential) -> tuple[bool, str]:
+    return summary(stored)["tier"] == "premium", stored.received_at
+
+
+def _registration(
+    wallet: Wallet,
+    lg_code: str,
+    *,
+    issuer: str | None = None,
+    reference: str | None = None,
+) -> StoredCredential:
+    """The wallet's registration (resident credential, not revoked) of ``lg_code``: the one
+    ``reference`` names, or the only one — a premium and the basic it replaces share a key,
+    and the premium one is used; registrations with different keys need ``--credential``."""
+    if reference is not None:
+        stored = guarded(FAILED, lambda: wallet.find(reference))
+        if not _is_registration(stored, lg_code) or (
+            issuer is not None and issuer_id(stored.credential) != issuer
+        ):
+            fail(
+                f"{_short(stored.id)} はこの自治体 ({lg_code}) の登録証明書ではありません",
+                f"{_short(stored.id)} is not a registration with this municipality ({lg_code})",
+            )
+        if not _usable(stored):
+            fail(
+                f"{_short(stored.id)} は有効ではありません ({stored.state})",
+                f"{_short(stored.id)} is not valid ({stored.state})",
+                FAILED,
+            )
+        return stored
+    found = [
+        c
+        for c in wallet.credentials
+        if _is_registration(c, lg_code)
+        and _usable(c)
+        and (issuer is None or issuer_id(c.credential) == issuer)
+    ]
+    if not found:
+        fail(
+            f"この自治体 ({lg_code}) の登録がウォレットにありません。先に登録証明書を"
+            "受け取ってください (receive)",
+            f"no registration with this municipality ({lg_code}) in the wallet: receive its "
+            "registration first (receive)",
+            FAILED,
+        )
+    keys = {PrivateKey.from_jwk(c.holder_jwk).public_key.multikey for c in found}
+    if len(keys) > 1:
+        ids = ", ".join(_short(c.id) for c in found)
+        fail(
+            f"この自治体の登録が複数あります ({ids}): --credential で選んでください",
+            f"several registrations with this municipality ({ids}): choose one with --credential",
+        )
+    return max(found, key=_preferred)
+
+
+def _location(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        latitude, longitude = float(parts[0].strip()), float(parts[1].strip())
+    except ValueError:
+        fail(
+            f"--location は「緯度,経度」です (例: 42.7238,141.8810): {text[:40]!r}",
+            f"--location is LAT,LON (e.g. 42.7238,141.8810): {text[:40]!r}",
+        )
+    if not client.valid_location(latitude, longitude):
+        fail(
+            f"--location の緯度は −90〜90、経度は −180〜180 です: {text[:40]!r}",
+            f"--location: latitude −90..90, longitude −180..180: {text[:40]!r}",
+        )
+    return latitude, longitude
+
+
+def _qr_text(source: str) -> str:
+    """PAYLOAD as given (``FCI1:…``), or the one QR code of an image file."""
+    if source.strip().startswith(client.CHECKIN_PREFIX):
+        return source.strip()
+    path = Path(source)
+    if not _is_file(path):
+        fail(
+            f"{source[:60]} はチェックイン QR の文字列 (FCI1:…) でも画像ファイルでもありません",
+            f"{source[:60]} is neither a check-in QR text (FCI1:…) nor an image file",
+        )
+    with path.open("rb") as handle:
+        head = handle.read(16)
+    if not looks_like_image(head):
+        fail(f"{source} は画像ではありません", f"{source} is not an image")
+    return guarded(USAGE, lambda: read_one_qr(path))
+
+
+def _known_min(wallet: Wallet, lg_code: str) -> int | None:
+    """The municipality's activity rule, if an application of ours has told it."""
+    for application in reversed(wallet.applications):
+        if application.lg_code == lg_code and application.min_activities is not None:
+            return application.min_activities
+    return None
+
+
+@main.command(
+    help="活動場所の QR でチェックインします (QR の文字列または画像) / "
+    "Check in at an activity site (the QR text, or an image of it)"
+)
+@click.argument("payload", metavar="PAYLOAD|IMAGE")
+@click.option(
+    "--location",
+    metavar="LAT,LON",
+    help="現在地 (位置の確認がある場所で必要) / where you are (sites that check it need it)",
+)
+@click.option(
+    "--credential",
+    "reference",
+    metavar="ID",
+    help="使う登録証明書 (複数あるとき) / the registration to use (when there are several)",
+)
+@pass_context
+def checkin(ctx: Context, payload: str, location: str | None, reference: str | None) -> None:
+    where = _location(location)
+    text = _qr_text(payload)
+    unverified = guarded(USAGE, lambda: client.parse_checkin_qr(text))
+    claims = unverified.unverified_claims
+    wallet = ctx.load()
+    stored = _registration(wallet, claims.lg_code, issuer=claims.issuer, reference=reference)
+    guarded(FAILED, lambda: client.check_checkin_url(claims, stored.issuer_url))
+    if claims.geofence is not None and where is None:
+        site = client.clean_text(claims.name, 100)
+        fail(
+            f"「{site}」では位置の確認があります: --location 緯度,経度 を付けてください "
+            "(送信していません)",
+            f"{site!r} checks where you are: add --location LAT,LON (nothing was sent)",
+        )
+    http = client.HttpClient()
+    qr = guarded(FAILED, lambda: client.verify_checkin_qr(unverified, client.resolver(http)))
+    if not qr.in_window(_now()):
+        ctx.warn(
+            f"この QR の有効期間 ({_jst_time(qr.not_before.isoformat())}〜"
+            f"{_jst_time(qr.expires.isoformat())}) の外です。発行者が判断します",
+            f"this QR is valid from {_jst_time(qr.not_before.isoformat())} to "
+            f"{_jst_time(qr.expires.isoformat())}; the issuer decides",
+        )
+    key = PrivateKey.from_jwk(stored.holder_jwk)
+    done = guarded(
+        FAILED,
+        lambda: client.send_checkin(
+            http,
+            qr,
+            text,
+            issuer_url=stored.issuer_url,
+            holder=key,
+            presentation_for=lambda nonce, domain: build_presentation(stored, nonce, domain),
+            location=where if qr.geofence is not None else None,  # only where it is checked
+            now=_now(),
+        ),
+    )
+    received = _keep(wallet, done.credential, stored.holder_jwk, stored.issuer_url)
+    ctx.save(wallet)
+    info = summary(received)
+    name = client.clean_text(info.get("activityName") or qr.name, 100)
+    day = client.clean_text(info.get("activityDate") or _jst(_stamp()), 20)
+    minimum = (
+        done.min_activities if done.min_activities is not None else _known_min(wallet, qr.lg_code)
+    )
+    total = done.activities_in_last_12_months
+    if total is None:
+        count_ja = count_en = ""
+    elif minimum is None:
+        count_ja = f" — 過去12か月の活動 {total} 件"
+        count_en = f" — {total} activities in the last 12 months"
+    else:
+        count_ja = f" — 過去12か月の活動 {total} / {minimum} 件"
+        count_en = f" — activities in the last 12 months: {total} / {minimum}"
+    ctx.say(
+        f"チェックインしました: {name} ({day}){count_ja}",
+        f"Checked in: {name} ({day}){count_en}",
+    )
+    waiting = any(a.lg_code == qr.lg_code and not a.done for a in wallet.applications)
+    if (
+        total is not None
+        and minimum is not None
+        and total >= minimum
+        and summary(stored)["tier"] != "premium"
+        and not waiting
+    ):
+        ctx.say(
+            f"プレミアム登録を申請できます: furusato-wallet apply-premium --lg-code {qr.lg_code}",
+            f"You can apply for premium: furusato-wallet apply-premium --lg-code {qr.lg_code}",
+        )
+
+
+def _lg_code(value: str) -> str:
+    if len(value) != 6 or not value.isdigit():
+        fail(
+            f"--lg-code は6桁の地方公共団体コードです: {value[:20]!r}",
+            f"--lg-code is a 6-digit local government code: {value[:20]!r}",
+        )
+    return value
+
+
+@main.command(
+    "apply-premium",
+    help="プレミアム登録を申請します (次に本人確認) / Apply for premium registration "
+    "(then prove your identity)",
+)
+@click.option("--lg-code", required=True, metavar="CODE", help="自治体コード / municipality code")
+@click.option(
+    "--credential",
+    "reference",
+    metavar="ID",
+    help="申請する登録証明書 (複数あるとき) / the registration that applies (when several)",
+)
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力 / print JSON")
+@pass_context
+def apply_premium(ctx: Context, lg_code: str, reference: str | None, as_json: bool) -> None:
+    lg_code = _lg_code(lg_code)
+    wallet = ctx.load()
+    stored = _registration(wallet, lg_code, reference=reference)
+    http = client.HttpClient()
+    answer = guarded(
+        FAILED,
+        lambda: client.apply_premium(
+            http,
+            stored.issuer_url,
+            presentation_for=lambda nonce, domain: build_presentation(stored, nonce, domain),
+        ),
+    )
+    application = StoredApplication(
+        lg_code=lg_code,
+        application_id=answer.application_id,
+        status_token=answer.status_token,
+        status_url=answer.status_url,
+        credential_id=stored.id,
+        issuer_url=stored.issuer_url,
+        created_at=_stamp(),
+        state="identity",
+        identity_url=answer.identity_url,
+        identity_expires_at=answer.identity_expires_at or None,
+        min_activities=answer.min_activities,
+        checked_at=_stamp(),
+    )
+    # The issuer replaced any application of ours still in its identity step; decided ones
+    # of this municipality are history.
+    wallet.applications = [
+        a
+        for a in wallet.applications
+        if not (a.lg_code == lg_code and (a.done or a.state == "identity"))
+        and a.application_id != application.application_id
+    ] + [application]
+    ctx.save(wallet)
+    if as_json:
+        print_json(
+            {
+                "applicationId": answer.application_id,
+                "lgCode": lg_code,
+                "credentialId": stored.id,
+                "identityUrl": answer.identity_url,
+                "identityExpiresAt": answer.identity_expires_at,
+                "minActivities": answer.min_activities,
+            }
+        )
+        return
+    name_ja, name_en = _municipality_name(stored, lg_code)
+    until = _jst_time(answer.identity_expires_at)
+    ctx.say(
+        f"{name_ja}にプレミアム登録を申請しました (申請 {answer.application_id[:8]}、"
+        f"登録証明書 {_short(stored.id)})",
+        f"Applied for premium registration with {name_en} (application "
+        f"{answer.application_id[:8]}, registration {_short(stored.id)})",
+    )
+    ctx.say(
+        f"次に本人確認をします。{until} までに、このリンク (または下の QR) をブラウザで開き、"
+        "マイナンバーカードで確認してください:",
+        f"Next, prove your identity: before {until}, open this link (or the QR below) in a "
+        "browser and confirm with your My Number Card:",
+    )
+    click.echo(answer.identity_url)
+    segno.make_qr(answer.identity_url, error="m").terminal(compact=True)
+    minimum = answer.min_activities
+    ctx.say(
+        "そのあと職員が審査します"
+        + (f" (過去12か月の活動 {minimum} 件以上が必要です)" if minimum is not None else "")
+        + "。状況は furusato-wallet premium-status で確認できます。承認されると、"
+        "その時に証明書を受け取ります。",
+        "Staff then review the application"
+        + (f" (at least {minimum} activities in the last 12 months)" if minimum is not None else "")
+        + ". See its state with furusato-wallet premium-status; once approved, it receives "
+        "the premium credential.",
+    )
+
+
+def _error_line(error: FurusatoError) -> None:
+    """One bilingual error line on stderr, as ``fail`` prints it, without exiting."""
+    click.echo(
+        f"エラー: {error.message_ja} [{error.code}] / Error: {error.message_en} [{error.code}]",
+        err=True,
+    )
+
+
+def _receive_premium(
+    http: client.HttpClient,
+    wallet: Wallet,
+    application: StoredApplication,
+    offer_uri: object,
+) -> tuple[StoredCredential, list[StoredCredential]]:
+    """Receive the approved credential with the key of the registration that applied; then
+    refresh the state of that key's other credentials of this issuer (the one replaced is
+    now revoked).  Returns the new credential and the ones whose state changed."""
+    applying = next((c for c in wallet.credentials if c.id == application.credential_id), None)
+    if applying is None:
+        raise WalletError(
+            f"the registration that applied ({_short(application.credential_id)}) is no longer "
+            "in the wallet: its key must receive the premium credential",
+            f"申請した登録証明書 ({_short(application.credential_id)}) がウォレットにありません。"
+            "プレミアム証明書はその鍵で受け取る必要があります",
+            code="holder_missing",
+        )
+    if not isinstance(offer_uri, str):
+        raise WalletError(
+            "the approved application has no credential offer",
+            "承認された申請に証明書の申込みがありません",
+            code="unexpected_answer",
+        )
+
+    def no_tx_code(spec: object) -> str:
+        raise WalletError(
+            "the premium offer asks for a transaction code",
+            "プレミアムの申込みに確認コードが求められました",
+            code="unexpected_answer",
+        )
+
+    received = client.receive(
+        http,
+        offer_uri,
+        now=_now(),
+        tx_code=no_tx_code,
+        holder=PrivateKey.from_jwk(applying.holder_jwk),
+        expected_issuer=application.issuer_url,
+    )
+    new = _keep(wallet, received.credential, applying.holder_jwk, received.issuer_url)
+    changed = []
+    for other in wallet.credentials:
+        if (
+            other.id == new.id
+            or other.holder_jwk != applying.holder_jwk
+            or other.issuer_url != application.issuer_url
+            or RESIDENT_CREDENTIAL_TYPE not in _types(other.credential)
+            or other.state in INACTIVE_STATES
+        ):
+            continue
+        try:
+            state = client.current_state(http, other.credential, now=_now())
+        except FurusatoError:
+            continue  # checked again with show --refresh
+        other.checked_at = _stamp()
+        if state != other.state:
+            other.state = state
+            changed.append(other)
+    return new, changed
+
+
+def _report(ctx: Context, row: dict[str, Any], name: tuple[str, str]) -> None:
+    state, short_id = row["state"], str(row["applicationId"])[:8]
+    head_ja, head_en = f"{name[0]} (申請 {short_id}): ", f"{name[1]} (application {short_id}): "
+    count = row.get("activitiesInLast12Months")
+    minimum = row.get("minActivities")
+    activities_ja = f"過去12か月の活動 {count} / {minimum} 件" if count is not None else ""
+    activities_en = (
+        f"activities in the last 12 months {count} / {minimum}" if count is not None else ""
+    )
+    if state == "identity":
+        until = _jst_time(row.get("identityExpiresAt"))
+        ctx.say(
+            f"{head_ja}本人確認待ち。{until} までにこのリンクを開いてください:",
+            f"{head_en}waiting for your identity: open this link before {until}:",
+        )
+        if row.get("identityUrl"):
+            click.echo(row["identityUrl"])
+    elif state == "submitted":
+        ctx.say(
+            f"{head_ja}職員の審査待ちです ({activities_ja})",
+            f"{head_en}waiting for the municipality's staff ({activities_en})",
+        )
+    elif state == "approved":
+        ctx.say(
+            f"{head_ja}承認されました。証明書はまだ受け取っていません",
+            f"{head_en}approved; the credential is not received yet",
+        )
+    elif state == "rejected":
+        reason = row.get("reason") or "—"
+        ctx.say(
+            f"{head_ja}却下されました。理由: {reason}",
+            f"{head_en}rejected. Reason: {reason}",
+        )
+    elif state == "issued" and row.get("credentialId"):
+        ctx.say(
+            f"{head_ja}承認されました。プレミアム証明書を受け取りました: ID "
+            f"{_short(row['credentialId'])} (有効期限 {_jst(row.get('validUntil'))})",
+            f"{head_en}approved. Premium credential received: id "
+            f"{_short(row['credentialId'])} (valid until {_jst(row.get('validUntil'))})",
+        )
+        for replaced in row.get("replaced", []):
+            state_ja, state_en = STATES.get(replaced["state"], (replaced["state"],) * 2)
+            ctx.say(
+                f"  以前の証明書 {_short(replaced['id'])} は「{state_ja}」になりました",
+                f"  the previous credential {_short(replaced['id'])} is now {state_en}",
+            )
+    elif state == "issued":
+        ctx.say(
+            f"{head_ja}完了 (プレミアム証明書は発行済みです)",
+            f"{head_en}done (the premium credential was issued)",
+        )
+    elif state in ("gone", "expired"):
+        why_ja = (
+            "本人確認の期限が切れました"
+            if state == "expired"
+            else ("申請が見つかりません (本人確認の期限切れ、または条件を満たさず取り消されました)")
+        )
+        why_en = (
+            "the identity step expired"
+            if state == "expired"
+            else ("the application is gone (the identity step expired, or it was refused)")
+        )
+        ctx.say(
+            f"{head_ja}{why_ja}。ウォレットから削除しました。もう一度申請してください: "
+            f"furusato-wallet apply-premium --lg-code {row['lgCode']}",
+            f"{head_en}{why_en}. Removed from the wallet; apply again: "
+            f"furusato-wallet apply-premium --lg-code {row['lgCode']}",
+        )
+
+
+def _refresh_application(
+    http: client.HttpClient, wallet: Wallet, application: StoredApplication
+) -> dict[str, Any]:
+    """Ask the issuer for the application's state and act on it (module docstring)."""
+    row: dict[str, Any] = {
+        "lgCode": application.lg_code,
+        "applicationId": application.application_id,
+        "state": application.state,
+        "minActivities": application.min_activities,
+        "reason": application.reason,
+    }
+    if application.done:
+        return row  # decided and finished: nothing more to ask
+    try:
+        status = client.application_status(http, application.status_url, application.status_token)
+    except WalletError as exc:
+        if exc.code != "application_not_found":
+            raise
+        wallet.applications.remove(application)
+        row["state"] = "gone"
+        return row
+    application.state = str(status["state"])
+    application.checked_at = _stamp()
+    minimum = status.get("minActivities")
+    if isinstance(minimum, int) and not isinstance(minimum, bool):
+        application.min_activities = minimum
+    count = status.get("activitiesInLast12Months")
+    row.update(
+        state=application.state,
+        minActivities=application.min_activities,
+        activitiesInLast12Months=count if isinstance(count, int) else None,
+    )
+    if application.state == "identity":
+        expires = status.get("identityExpiresAt")
+        if isinstance(expires, str):
+            application.identity_expires_at = expires[:40]
+        moment = _parse_time(application.identity_expires_at)
+        if moment is not None and moment <= _now():
+            wallet.applications.remove(application)
+            row["state"] = "expired"
+            return row
+        row.update(
+            identityExpiresAt=application.identity_expires_at,
+            identityUrl=application.identity_url,
+        )
+    elif application.state == "rejected":
+        reason = status.get("reason")
+        application.reason = client.clean_text(reason, 500) if isinstance(reason, str) else None
+        row["reason"] = application.reason
+    elif application.state == "approved":
+        new, changed = _receive_premium(http, wallet, application, status.get("offerUri"))
+        application.state = "issued"
+        row.update(
+            state="issued",
+            credentialId=new.id,
+            validUntil=new.credential.get("validUntil"),
+            replaced=[{"id": c.id, "state": c.state} for c in changed],
+        )
+    return row
+
+
+@main.command(
+    "premium-status",
+    help="プレミアム登録の申請の状況 (承認されたら証明書を受け取ります) / The state of premium "
+    "applications (receives the credential once approved)",
+)
+@click.option("--lg-code", metavar="CODE", help="この自治体の申請だけ / only this municipality's")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力 / print JSON")
+@pass_context
+def premium_status(ctx: Context, lg_code: str | None, as_json: bool) -> None:
+    if lg_code is not None:
+        lg_code = _lg_code(lg_code)
+    wallet = ctx.load()
+    chosen = [a for a in wallet.applications if lg_code is None or a.lg_code == lg_code]
+    if not chosen:
+        if lg_code is not None:
+            fail(
+                f"この自治体 ({lg_code}) への申請はウォレットにありません",
+                f"no application to this municipality ({lg_code}) in the wallet",
+                FAILED,
+            )
+        if as_json:
+            print_json([])
+        else:
+            ctx.say("プレミアム登録の申請はありません", "No premium applications")
+        return
+    http = client.HttpClient()
+    rows, failed = [], False
+    for application in chosen:
+        applying = next((c for c in wallet.credentials if c.id == application.credential_id), None)
+        name = _municipality_name(applying, application.lg_code)
+        try:
+            row = _refresh_application(http, wallet, application)
+        except FurusatoError as exc:
+            _error_line(exc)
+            failed = True
+            continue
+        finally:
+            ctx.save(wallet)  # whatever was received or learnt is kept
+        rows.append(row)
+        if not as_json:
+            _report(ctx, row, name)
+    if as_json:
+        print_json(rows)
+    if failed:
+        sys.exit(FAILED)
 
 
 if __name__ == "__main__":  # pragma: no cover

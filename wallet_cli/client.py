@@ -4,29 +4,39 @@ receive: offer (by value or by reference) → issuer metadata → token (with th
 the offer asks) → c_nonce → a fresh Ed25519 key for this registration and a key proof JWT →
 the credential, which is checked before it is kept: a valid issuer proof, our key as its
 subject, the furusato profile.
+
+Premium registration (docs/wallet.md): a check-in QR is read and its signature checked
+against the municipality's DID before anything is sent (``parse_checkin_qr``,
+``verify_checkin_qr``); check-ins and applications prove the registration with a
+presentation over the issuer's c_nonce; an application's state is read with its status token.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from did.document import public_key_from_verification_method
 from did.errors import FurusatoError, LimitExceededError
 from did.jsonio import Limits, load_json
 from did.key import did_key_from_public_key, did_key_verification_method_id
 from did.keys import KeyType, PrivateKey, generate_private_key
+from did.multibase import base64url_decode
 from did.resolver import Resolver
 from vc import oid4vci
-from vc.model import subject_ids
+from vc.furusato import ACTIVITY_CREDENTIAL_TYPE
+from vc.model import issuer_id, subject_ids
 from vc.statuslist import StatusListDocument
 from vc.verify import VerifyOptions, verify_credential
-from wallet_cli.store import WalletError
+from wallet_cli.store import APPLICATION_STATES, WalletError
 
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -54,9 +64,11 @@ class HttpClient:
                 raise LimitExceededError("the response is too large", "応答が大きすぎます")
         return load_json(body, Limits(max_bytes=MAX_RESPONSE_BYTES))
 
-    def get_json(self, url: str) -> Any:
+    def get_json(self, url: str, *, headers: Mapping[str, str] | None = None) -> Any:
         try:
-            with self.client.stream("GET", url, headers={"Accept": "application/json"}) as response:
+            with self.client.stream(
+                "GET", url, headers={"Accept": "application/json", **(headers or {})}
+            ) as response:
                 if response.status_code != 200:
                     raise _http_error(url, response.status_code, self._reason(response))
                 return self._read(response)
@@ -97,17 +109,31 @@ def _unreachable(url: str, exc: Exception) -> WalletError:
     )
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CODE = re.compile(r"[a-z][a-z0-9_]{0,59}")
+
+
+def clean_text(value: Any, limit: int = 300) -> str:
+    """A server's text made safe to print: no control characters (terminal escapes), bounded."""
+    return _CONTROL.sub(" ", str(value))[:limit]
+
+
+def _code(value: Any, default: str) -> str:
+    """A server's error code, if it looks like one (``checkin_duplicate``)."""
+    return value if isinstance(value, str) and _CODE.fullmatch(value) else default
+
+
 def _http_error(url: str, status: int, body: Any = None) -> WalletError:
     """The server's own bilingual reason when it gave one (our issuer's problem+json)."""
     fields: dict[str, Any] = body if isinstance(body, dict) else {}
     messages = fields.get("messages")
     if isinstance(messages, dict) and isinstance(messages.get("en"), str):
-        en = str(messages["en"])[:300]
-        ja = str(messages["ja"])[:300] if isinstance(messages.get("ja"), str) else en
+        en = clean_text(messages["en"])
+        ja = clean_text(messages["ja"]) if isinstance(messages.get("ja"), str) else en
         return WalletError(
             f"{url} answered HTTP {status}: {en}",
             f"{url} が HTTP {status} を返しました: {ja}",
-            code=str(fields.get("code") or "http_error")[:60],
+            code=_code(fields.get("code"), "http_error"),
         )
     return WalletError(
         f"{url} answered HTTP {status}", f"{url} が HTTP {status} を返しました", code="http_error"
@@ -115,19 +141,21 @@ def _http_error(url: str, status: int, body: Any = None) -> WalletError:
 
 
 def _refused(step_en: str, step_ja: str, body: Any) -> WalletError:
-    """The issuer's refusal in both languages (our issuer sends ``messages``; any OAuth
-    server sends ``error`` and ``error_description``)."""
+    """The issuer's refusal in both languages with its stable code (our issuer sends
+    problem+json with ``code`` and ``messages``; any OAuth server sends ``error`` and
+    ``error_description``)."""
     fields: dict[str, Any] = body if isinstance(body, dict) else {}
     error = fields.get("error")
     messages: dict[str, Any] = (
         fields["messages"] if isinstance(fields.get("messages"), dict) else {}
     )
-    en = messages.get("en") or fields.get("error_description") or ""
-    ja = messages.get("ja") or en
+    en = clean_text(messages.get("en") or fields.get("error_description") or "")
+    ja = clean_text(messages.get("ja") or en)
+    reason = clean_text(error or "", 60)
     return WalletError(
-        f"the issuer refused the {step_en}: {en or error or 'no reason given'}",
-        f"発行者が{step_ja}を拒否しました: {ja or error or '理由の説明なし'}",
-        code=str(error or "refused"),
+        f"the issuer refused the {step_en}: {en or reason or 'no reason given'}",
+        f"発行者が{step_ja}を拒否しました: {ja or reason or '理由の説明なし'}",
+        code=_code(fields.get("code"), _code(error, "refused")),
     )
 
 
@@ -155,10 +183,20 @@ def receive(
     now: datetime,
     tx_code: Callable[[oid4vci.TxCode], str],
     random_bytes: Callable[[int], bytes] = secrets.token_bytes,
+    holder: PrivateKey | None = None,
+    expected_issuer: str | None = None,
 ) -> Received:
-    """Run the pre-authorized code flow; return the checked credential and its new key."""
+    """Run the pre-authorized code flow; return the checked credential and its key — a new
+    one, or ``holder`` (a premium credential goes to the registration key that applied).
+    With ``expected_issuer``, an offer of any other issuer is refused before it is used."""
     offer = fetch_offer(http, offer_text)
     issuer = offer.credential_issuer
+    if expected_issuer is not None and issuer != expected_issuer:
+        raise WalletError(
+            f"the offer comes from {issuer}, not from {expected_issuer}",
+            f"申込みの発行者が {expected_issuer} ではなく {issuer} です",
+            code="offer_issuer_mismatch",
+        )
     metadata = http.get_json(oid4vci.well_known_url(issuer, unsafe_allow_http_localhost=True))
     authorization = http.get_json(
         oid4vci.well_known_url(
@@ -180,7 +218,7 @@ def receive(
     status, token = http.post(str(authorization.get("token_endpoint")), data=form)
     if status != 200 or not isinstance(token, dict) or "access_token" not in token:
         raise _refused("token request", "トークン要求", token)
-    holder = generate_private_key(KeyType.ED25519, random_bytes)
+    holder = holder or generate_private_key(KeyType.ED25519, random_bytes)
     configuration = offer.credential_configuration_ids[0]
     nonce = None
     if metadata.get("nonce_endpoint"):
@@ -298,10 +336,7 @@ def renew(
             "この発行者は更新に対応していません",
             code="renewal_unsupported",
         )
-    status, body = http.post(str(metadata["nonce_endpoint"]))
-    if status != 200 or not isinstance(body, dict) or not isinstance(body.get("c_nonce"), str):
-        raise _refused("nonce request", "ノンス要求", body)
-    presentation = presentation_for(body["c_nonce"], issuer_url)
+    presentation = presentation_for(c_nonce(http, metadata), issuer_url)
     status, body = http.post(endpoint, json={"presentation": presentation})
     if status != 200 or not isinstance(body, dict):
         raise _refused("renewal", "更新", body)
@@ -316,3 +351,372 @@ def renew(
     check_received(http, renewed, holder, now=now)
     result: dict[str, Any] = renewed
     return result
+
+
+def c_nonce(http: HttpClient, metadata: Any) -> str:
+    """A fresh c_nonce from the issuer's nonce endpoint (named in its metadata)."""
+    endpoint = metadata.get("nonce_endpoint") if isinstance(metadata, dict) else None
+    if not isinstance(endpoint, str):
+        raise WalletError(
+            "the issuer has no nonce endpoint", "発行者にノンスのエンドポイントがありません"
+        )
+    status, body = http.post(endpoint)
+    if status != 200 or not isinstance(body, dict) or not isinstance(body.get("c_nonce"), str):
+        raise _refused("nonce request", "ノンス要求", body)
+    nonce: str = body["c_nonce"]
+    return nonce
+
+
+def issuer_metadata(http: HttpClient, issuer_url: str) -> Any:
+    return http.get_json(oid4vci.well_known_url(issuer_url, unsafe_allow_http_localhost=True))
+
+
+# --- premium registration: check-in QR codes ---------------------------------------------------
+
+CHECKIN_PREFIX = "FCI1:"
+CHECKIN_TYP = "furusato-checkin+jwt"
+MAX_CHECKIN_QR = 4096  # the issuer's own bound on the QR text
+CHECKIN_ALGS = ("EdDSA", "ES256")
+CHECKIN_SKEW = timedelta(seconds=60)  # as the issuer allows
+_CHECKIN_LIMITS = Limits(max_bytes=MAX_CHECKIN_QR, max_depth=3, max_nodes=64)
+_LG_CODE = re.compile(r"[0-9]{6}")
+
+
+@dataclass(frozen=True)
+class CheckinQR:
+    """The claims of a check-in QR (docs/wallet.md)."""
+
+    issuer: str  # the municipality's DID
+    lg_code: str
+    site_id: str
+    name: str
+    category: str
+    qr_id: str
+    not_before: datetime
+    expires: datetime
+    url: str  # where the check-in goes: the municipality's issuer + /checkins
+    geofence: tuple[float, float, float] | None  # latitude, longitude, radius (m)
+
+    def in_window(self, now: datetime) -> bool:
+        return self.not_before - CHECKIN_SKEW <= now <= self.expires + CHECKIN_SKEW
+
+
+@dataclass(frozen=True)
+class UnverifiedCheckin:
+    """A parsed check-in QR whose signature has not been checked yet (verify_checkin_qr)."""
+
+    unverified_claims: CheckinQR
+    kid: str
+    alg: str
+    signing_input: bytes
+    signature: bytes
+
+
+def _checkin_malformed(en: str, ja: str) -> WalletError:
+    return WalletError(
+        f"not a check-in QR: {en}",
+        f"チェックイン用の QR ではありません: {ja}",
+        code="checkin_malformed",
+    )
+
+
+def _checkin_part(text: str, what_en: str, what_ja: str) -> dict[str, Any]:
+    try:
+        value = load_json(base64url_decode(text, max_length=MAX_CHECKIN_QR), _CHECKIN_LIMITS)
+    except FurusatoError:
+        value = None
+    if not isinstance(value, dict):
+        raise _checkin_malformed(
+            f"its {what_en} is not base64url JSON", f"{what_ja}が base64url の JSON ではありません"
+        )
+    return value
+
+
+def _text(claims: dict[str, Any], name: str, limit: int = 200) -> str:
+    value = claims.get(name)
+    if not isinstance(value, str) or not 0 < len(value) <= limit:
+        raise _checkin_malformed(f"no valid {name!r}", f"{name!r} がないか正しくありません")
+    return value
+
+
+def _seconds(claims: dict[str, Any], name: str) -> datetime:
+    value = claims.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**36:
+        raise _checkin_malformed(f"no valid {name!r}", f"{name!r} がないか正しくありません")
+    return datetime.fromtimestamp(value, tz=UTC)
+
+
+def _geofence(value: Any) -> tuple[float, float, float] | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, list)
+        and len(value) == 3
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        and -90 <= value[0] <= 90
+        and -180 <= value[1] <= 180
+        and 0 < value[2] <= 1_000_000
+    ):
+        return float(value[0]), float(value[1]), float(value[2])
+    raise _checkin_malformed("a bad 'geo'", "'geo' が正しくありません")
+
+
+def parse_checkin_qr(text: str) -> UnverifiedCheckin:
+    """The text of a check-in QR (``FCI1:`` + a compact JWS), parsed strictly and within
+    bounds.  Nothing is checked against keys: see :func:`verify_checkin_qr`."""
+    text = text.strip()
+    if len(text) > MAX_CHECKIN_QR:
+        raise _checkin_malformed(
+            f"longer than {MAX_CHECKIN_QR} characters", f"{MAX_CHECKIN_QR} 文字を超えています"
+        )
+    if not text.startswith(CHECKIN_PREFIX):
+        raise _checkin_malformed("it does not start with FCI1:", "FCI1: で始まっていません")
+    parts = text[len(CHECKIN_PREFIX) :].split(".")
+    if len(parts) != 3:
+        raise _checkin_malformed("not a compact JWS", "JWS の形式ではありません")
+    header = _checkin_part(parts[0], "header", "ヘッダー")
+    claims = _checkin_part(parts[1], "payload", "内容")
+    if (
+        set(header) != {"alg", "typ", "kid"}
+        or header["typ"] != CHECKIN_TYP
+        or not isinstance(header["alg"], str)
+        or not isinstance(header["kid"], str)
+    ):
+        raise _checkin_malformed("unexpected header", "ヘッダーが正しくありません")
+    try:
+        signature = base64url_decode(parts[2], max_length=512)
+    except FurusatoError:
+        raise _checkin_malformed(
+            "the signature is not base64url", "署名が base64url ではありません"
+        ) from None
+    lg_code = _text(claims, "lgCode", 6)
+    if not _LG_CODE.fullmatch(lg_code):
+        raise _checkin_malformed("a bad 'lgCode'", "'lgCode' が正しくありません")
+    issuer = _text(claims, "iss", 2048)
+    if not issuer.startswith("did:"):
+        raise _checkin_malformed("'iss' is not a DID", "'iss' が DID ではありません")
+    url = _text(claims, "url", 2048)
+    if urlsplit(url).scheme not in ("https", "http"):
+        raise _checkin_malformed(
+            "'url' is not an https URL", "'url' が https の URL ではありません"
+        )
+    qr = CheckinQR(
+        issuer=issuer,
+        lg_code=lg_code,
+        site_id=_text(claims, "site", 64),
+        name=_text(claims, "name", 100),
+        category=_text(claims, "category", 32),
+        qr_id=_text(claims, "qr", 64),
+        not_before=_seconds(claims, "nbf"),
+        expires=_seconds(claims, "exp"),
+        url=url,
+        geofence=_geofence(claims.get("geo")),
+    )
+    return UnverifiedCheckin(
+        qr, header["kid"], header["alg"], f"{parts[0]}.{parts[1]}".encode("ascii"), signature
+    )
+
+
+def _bad_signature(en: str, ja: str) -> WalletError:
+    return WalletError(
+        f"the check-in QR's signature does not verify: {en}",
+        f"チェックイン QR の署名を確認できません: {ja}",
+        code="checkin_signature_invalid",
+    )
+
+
+def verify_checkin_qr(
+    unverified: UnverifiedCheckin,
+    resolver: Resolver,
+    *,
+    allowed_algs: tuple[str, ...] = CHECKIN_ALGS,
+) -> CheckinQR:
+    """The claims of a check-in QR signed by the municipality it names: ``kid`` is an
+    assertion method of the ``iss`` DID (a revoked key is under none), the algorithm is the
+    key's and allowed, the signature verifies.  Raises ``checkin_signature_invalid``."""
+    claims = unverified.unverified_claims
+    did, _, fragment = unverified.kid.partition("#")
+    if did != claims.issuer or not fragment:
+        raise _bad_signature(
+            "its key is not one of the municipality's", "鍵がその自治体のものではありません"
+        )
+    if unverified.alg not in allowed_algs:
+        raise _bad_signature(
+            f"algorithm {unverified.alg[:20]!r} is not allowed",
+            f"アルゴリズム {unverified.alg[:20]!r} は使えません",
+        )
+    try:
+        method = resolver.dereference(unverified.kid, "assertionMethod")
+        key = public_key_from_verification_method(method)
+    except FurusatoError as exc:
+        raise _bad_signature(exc.message_en, exc.message_ja) from None
+    if key.alg != unverified.alg:
+        raise _bad_signature("the algorithm is not the key's", "アルゴリズムが鍵と一致しません")
+    try:
+        key.verify(unverified.signature, unverified.signing_input)
+    except FurusatoError as exc:
+        raise _bad_signature(exc.message_en, exc.message_ja) from None
+    return claims
+
+
+def check_checkin_url(qr: CheckinQR, issuer_url: str) -> None:
+    """The QR must send the check-in to the issuer of our registration, nowhere else (a
+    forged QR must not collect the wallet's presentation)."""
+    if qr.url != issuer_url.rstrip("/") + "/checkins":
+        raise WalletError(
+            f"the QR sends check-ins to {clean_text(qr.url, 200)}, not to the municipality's "
+            f"issuer ({issuer_url}): refused",
+            f"この QR の送信先 {clean_text(qr.url, 200)} は自治体の発行者 ({issuer_url}) "
+            "ではありません。送信しません",
+            code="checkin_url_mismatch",
+        )
+
+
+def valid_location(latitude: float, longitude: float) -> bool:
+    return (
+        math.isfinite(latitude)
+        and math.isfinite(longitude)
+        and -90 <= latitude <= 90
+        and -180 <= longitude <= 180
+    )
+
+
+@dataclass(frozen=True)
+class CheckedIn:
+    credential: dict[str, Any]  # the FurusatoActivityCredential, checked
+    activities_in_last_12_months: int | None
+    min_activities: int | None = None  # the municipality's rule, when the issuer says
+
+
+def send_checkin(
+    http: HttpClient,
+    qr: CheckinQR,
+    qr_text: str,
+    *,
+    issuer_url: str,
+    holder: PrivateKey,
+    presentation_for: Callable[[str, str], dict[str, Any]],
+    location: tuple[float, float] | None,
+    now: datetime,
+) -> CheckedIn:
+    """Post a check-in (the QR as scanned, a presentation of the registration, the location
+    when given) to the registration's issuer; the activity credential is checked before it
+    is returned (our key as its subject, the municipality's proof)."""
+    check_checkin_url(qr, issuer_url)
+    nonce = c_nonce(http, issuer_metadata(http, issuer_url))
+    body: dict[str, Any] = {
+        "checkin": qr_text.strip(),
+        "presentation": presentation_for(nonce, issuer_url),
+    }
+    if location is not None:
+        body["location"] = {"latitude": location[0], "longitude": location[1]}
+    status, answer = http.post(qr.url, json=body)
+    if status != 201 or not isinstance(answer, dict):
+        raise _refused("check-in", "チェックイン", answer)
+    credential = answer.get("credential")
+    if not isinstance(credential, dict) or ACTIVITY_CREDENTIAL_TYPE not in (
+        credential.get("type") or []
+    ):
+        raise WalletError(
+            "the issuer's answer holds no activity credential",
+            "発行者の応答に活動の証明書がありません",
+            code="no_credential",
+        )
+    if issuer_id(credential) != qr.issuer:
+        raise WalletError(
+            "the activity credential was not issued by the municipality of the QR",
+            "活動の証明書の発行者が QR の自治体ではありません",
+            code="issuer_mismatch",
+        )
+    check_received(http, credential, holder, now=now)
+    total, minimum = answer.get("activitiesInLast12Months"), answer.get("minActivities")
+    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+        total = None
+    if not isinstance(minimum, int) or isinstance(minimum, bool) or not 0 <= minimum <= 1000:
+        minimum = None
+    return CheckedIn(credential, total, minimum)
+
+
+# --- premium registration: the application ------------------------------------------------------
+
+_APPLICATION_ID = re.compile(r"[A-Za-z0-9_-]{16,40}")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")
+
+
+@dataclass(frozen=True)
+class Application:
+    """The issuer's answer to an application (POST …/premium/applications)."""
+
+    application_id: str
+    status_token: str
+    identity_url: str
+    identity_expires_at: str
+    status_url: str
+    min_activities: int | None
+
+
+def _unexpected(what_en: str, what_ja: str) -> WalletError:
+    return WalletError(
+        f"the issuer's answer is not as expected: {what_en}",
+        f"発行者の応答が正しくありません: {what_ja}",
+        code="unexpected_answer",
+    )
+
+
+def apply_premium(
+    http: HttpClient,
+    issuer_url: str,
+    *,
+    presentation_for: Callable[[str, str], dict[str, Any]],
+) -> Application:
+    """Apply for premium registration with a presentation of the registration; the
+    application's links must belong to the same issuer (the status token goes there)."""
+    issuer_url = issuer_url.rstrip("/")
+    nonce = c_nonce(http, issuer_metadata(http, issuer_url))
+    status, body = http.post(
+        f"{issuer_url}/premium/applications",
+        json={"presentation": presentation_for(nonce, issuer_url)},
+    )
+    if status != 201 or not isinstance(body, dict):
+        raise _refused("application", "申請", body)
+    application_id = body.get("applicationId")
+    token = body.get("statusToken")
+    if not (isinstance(application_id, str) and _APPLICATION_ID.fullmatch(application_id)):
+        raise _unexpected("applicationId", "applicationId")
+    if not (isinstance(token, str) and _TOKEN.fullmatch(token)):
+        raise _unexpected("statusToken", "statusToken")
+    status_url = body.get("statusUrl")
+    if status_url != f"{issuer_url}/premium/applications/{application_id}":
+        raise _unexpected(
+            "statusUrl (not this issuer's)", "statusUrl (この発行者のものではありません)"
+        )
+    identity_url = body.get("identityUrl")
+    if not (
+        isinstance(identity_url, str)
+        and identity_url.startswith(f"{issuer_url}/premium/identity?")
+        and len(identity_url) <= 2048
+        and not _CONTROL.search(identity_url)
+    ):
+        raise _unexpected(
+            "identityUrl (not this issuer's)", "identityUrl (この発行者のものではありません)"
+        )
+    expires = body.get("identityExpiresAt")
+    minimum = body.get("minActivities")
+    return Application(
+        application_id,
+        token,
+        identity_url,
+        clean_text(expires, 40) if isinstance(expires, str) else "",
+        status_url,
+        minimum if isinstance(minimum, int) and not isinstance(minimum, bool) else None,
+    )
+
+
+def application_status(http: HttpClient, status_url: str, status_token: str) -> dict[str, Any]:
+    """The application's state as the issuer reports it (``application_not_found`` when it
+    is gone: the identity step expired or was refused)."""
+    body = http.get_json(status_url, headers={"Authorization": f"Bearer {status_token}"})
+    if not isinstance(body, dict) or body.get("state") not in APPLICATION_STATES:
+        raise _unexpected("no known state", "状態がありません")
+    answer: dict[str, Any] = body
+    return answer

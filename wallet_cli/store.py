@@ -2,7 +2,8 @@
 
 ``WALLET_DIR/wallet.sealed`` is a ``shellkit.secretbox`` envelope (scrypt + AES-256-GCM under
 the wallet passphrase) of the wallet's JSON: the credentials with their per-registration
-holder keys, and the resident's preferences.  Nothing is ever written in clear — private keys
+holder keys, the premium applications in progress (with their status tokens), and the
+resident's preferences.  Nothing is ever written in clear — private keys
 included.  Every save goes to a temporary file in the same directory, is flushed to disk and
 renamed over the old file (then the directory is flushed), so a crash leaves the old wallet
 or the new one, never a half-written file.
@@ -69,16 +70,94 @@ class StoredCredential:
         )
 
 
+def _optional_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _optional_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+APPLICATION_STATES = ("identity", "submitted", "approved", "rejected", "issued")
+DONE_STATES = ("rejected", "issued")
+
+
+@dataclass
+class StoredApplication:
+    """A premium application sent from this wallet: where to ask for its state, the secret
+    token that reads it, and the registration (credential and key) that applied."""
+
+    lg_code: str
+    application_id: str
+    status_token: str = field(repr=False)
+    status_url: str
+    credential_id: str  # the resident credential that applied; its key receives the premium one
+    issuer_url: str
+    created_at: str
+    state: str = "identity"  # as last seen: identity | submitted | approved | rejected | issued
+    identity_url: str | None = field(default=None, repr=False)  # a one-time login link
+    identity_expires_at: str | None = None
+    min_activities: int | None = None
+    reason: str | None = None  # of a rejection
+    checked_at: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.state in DONE_STATES
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "lgCode": self.lg_code,
+            "applicationId": self.application_id,
+            "statusToken": self.status_token,
+            "statusUrl": self.status_url,
+            "credentialId": self.credential_id,
+            "issuerUrl": self.issuer_url,
+            "createdAt": self.created_at,
+            "state": self.state,
+            "identityUrl": self.identity_url,
+            "identityExpiresAt": self.identity_expires_at,
+            "minActivities": self.min_activities,
+            "reason": self.reason,
+            "checkedAt": self.checked_at,
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> StoredApplication:
+        application = cls(
+            str(value["lgCode"]),
+            str(value["applicationId"]),
+            str(value["statusToken"]),
+            str(value["statusUrl"]),
+            str(value["credentialId"]),
+            str(value["issuerUrl"]),
+            str(value["createdAt"]),
+            str(value.get("state") or "identity"),
+            _optional_str(value.get("identityUrl")),
+            _optional_str(value.get("identityExpiresAt")),
+            _optional_int(value.get("minActivities")),
+            _optional_str(value.get("reason")),
+            _optional_str(value.get("checkedAt")),
+        )
+        if application.state not in APPLICATION_STATES:
+            raise TypeError(f"unknown application state {application.state!r}")
+        return application
+
+
 @dataclass
 class Wallet:
     credentials: list[StoredCredential] = field(default_factory=list)
     prefs: dict[str, Any] = field(default_factory=dict)
+    # Added with premium registration: wallets written before have no "applications" (the
+    # format stays 1; older versions of the wallet ignore the member).
+    applications: list[StoredApplication] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
             "credentials": [c.to_json() for c in self.credentials],
             "prefs": self.prefs,
+            "applications": [a.to_json() for a in self.applications],
         }
 
     @classmethod
@@ -91,8 +170,9 @@ class Wallet:
             return cls(
                 [StoredCredential.from_json(c) for c in value["credentials"]],
                 dict(value.get("prefs") or {}),
+                [StoredApplication.from_json(a) for a in value.get("applications") or []],
             )
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, AttributeError) as exc:
             raise WalletError(
                 "the wallet file is damaged", "ウォレットのファイルが壊れています"
             ) from exc

@@ -86,7 +86,7 @@ def test_receive_from_the_counter_png(live: LiveServer, wallet: WalletCli, tmp_p
             "--lg-code",
             LG,
             "--tier",
-            "premium",
+            "basic",
             "--png",
             png,
             env={"FURUSATO_ISSUER_SECRET": SECRET},
@@ -96,7 +96,7 @@ def test_receive_from_the_counter_png(live: LiveServer, wallet: WalletCli, tmp_p
     uri = made.stdout.strip().splitlines()[-1]
     assert uri.startswith("openid-credential-offer://")
     stored = wallet.receive(png)
-    assert _tier_and_town(wallet, stored.id) == ("premium", LG)
+    assert _tier_and_town(wallet, stored.id) == ("basic", LG)
 
 
 def test_receive_from_a_photo(live: LiveServer, wallet: WalletCli, tmp_path: Path) -> None:
