@@ -38,7 +38,7 @@ from vc.result import CODES
 from vc.statuslist import StatusListDocument
 from verifier import check as checking
 from verifier.cache import VerifierCache
-from verifier.display import age_lines, cache_summary, jst, render
+from verifier.display import Summary, age_lines, cache_summary, jst, render
 from verifier.policy import Policy
 from verifier.sync import sync
 
@@ -430,8 +430,9 @@ def verify_command(
             did_documents=documents,
         ),
     )
-    if as_json:
-        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    if as_json:  # the result object, and what the credential says (municipality, tier…)
+        answer = {**result.to_json(), "summary": Summary.of(result.document).to_json()}
+        click.echo(json.dumps(answer, ensure_ascii=False, indent=2))
     else:
         click.echo(render(result, lang))
         if not status_lists and cache.directory.is_dir():
