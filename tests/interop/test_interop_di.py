@@ -45,7 +45,7 @@ from schemas.loader import (
 from schemas.municipalities import municipality_table
 from tests.interop.jsbridge import JsBridge, JsHarnessError
 from vc.dates import format_datetime
-from vc.furusato import TIERS, resident_credential
+from vc.furusato import ACTIVITY_CATEGORIES, TIERS, activity_credential, resident_credential
 from vc.issue import issue_credential
 from vc.jsonld import canonicalize
 from vc.presentation import create_presentation, sign_presentation
@@ -408,6 +408,34 @@ def test_validity_window_agrees(js: JsBridge, now: datetime, code: str) -> None:
     # inside the window both accept (the control)
     assert_ours_verified(ours(signed, iss))
     assert_js_verified(js_verify(js, signed, iss))
+
+
+@pytest.mark.parametrize("category", ACTIVITY_CATEGORIES[:2])
+@pytest.mark.parametrize("evidence", ["checkIn", "document"])
+def test_activity_credential_verifies_both_ways(js: JsBridge, category: str, evidence: str) -> None:
+    """The premium evidence (a FurusatoActivityCredential receipt) is as interoperable as the
+    registration: ours verifies in Digital Bazaar's stack, theirs in ours, byte-identical."""
+    iss = issuer(EDDSA, DID_WEB)
+    checked_in = evidence == "checkIn"
+    unsigned = activity_credential(
+        credential_id=CREDENTIAL_ID,
+        issuer=iss.did,
+        issuer_name="厚真町",
+        municipality=municipality_table().get(LG_CODE),
+        holder=HOLDER,
+        category=category,
+        activity_date=VALID_FROM.date(),
+        evidence=evidence,
+        valid_from=VALID_FROM,
+        name="公民館の清掃" if not checked_in else None,
+        check_in_time=VALID_FROM if checked_in else None,
+        site_id="0123456789abcdef" if checked_in else None,
+        site_name="公民館" if checked_in else None,
+    )
+    signed = issue_credential(unsigned, iss.key, verification_method=iss.method, created=NOW)
+    assert_ours_verified(ours(signed, iss))
+    assert_js_verified(js_verify(js, signed, iss))
+    assert js_signed(js, iss, unsigned) == signed
 
 
 # ============================================================== 2. JS → ours
