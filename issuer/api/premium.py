@@ -48,6 +48,7 @@ from issuer.identity.jpki import JpkiConfig, new_challenge, verify_signature
 from issuer.identity.oidc import AuthRequest, OidcRelyingParty
 from issuer.identity.providers import CALLBACK_PATH
 from issuer.tenants import TenantInfo, get_tenant
+from shellkit.web import status_of
 from vc.dates import format_datetime, parse_datetime
 from vc.furusato import RESIDENT_CREDENTIAL_TYPE
 
@@ -235,12 +236,11 @@ def _identity_page(
 
 
 def _error_page(request: Request, tenant: TenantInfo | None, error: FurusatoError) -> HTMLResponse:
-    status = getattr(error, "http_status", 400)
     log.info("premium identity step refused: %s", error.code)
     return _identity_page(
         request,
         tenant,
-        status=status,
+        status=status_of(error),
         error={"ja": error.message_ja, "en": error.message_en, "code": error.code},
     )
 
