@@ -35,6 +35,10 @@ CODES: Mapping[str, tuple[str, str]] = {
         "the proof purpose is not the expected one",
     ),
     "proof_expired": ("署名 (proof) の有効期限が切れています", "the proof has expired"),
+    "jose_alg_not_allowed": (
+        "JWS の署名アルゴリズム (alg) が許可されていないか、鍵と合いません",
+        "the JWS algorithm (alg) is not allowed or does not fit the key",
+    ),
     "signature_invalid": (
         "署名が正しくありません (改ざんの可能性があります)",
         "the signature is invalid (the data may have been altered)",
