@@ -35,6 +35,40 @@ CODES: Mapping[str, tuple[str, str]] = {
         "the proof purpose is not the expected one",
     ),
     "proof_expired": ("署名 (proof) の有効期限が切れています", "the proof has expired"),
+    "sd_jwt_alg_not_allowed": (
+        "SD-JWT の署名アルゴリズム (alg) が許可されていないか、鍵と合いません",
+        "the SD-JWT algorithm (alg) is not allowed or does not fit the key",
+    ),
+    "sd_jwt_typ_invalid": (
+        "SD-JWT の種類 (typ) が正しくありません",
+        "the SD-JWT typ is not accepted",
+    ),
+    "sd_jwt_sd_alg_unsupported": (
+        "SD-JWT のダイジェスト方式 (_sd_alg) に対応していません",
+        "the SD-JWT digest algorithm (_sd_alg) is not supported",
+    ),
+    "sd_jwt_disclosure_unreferenced": (
+        "どのダイジェストにも対応しない開示 (Disclosure) があります",
+        "a disclosure that no digest references",
+    ),
+    "sd_jwt_digest_duplicated": ("同じダイジェストが2回現れます", "the same digest occurs twice"),
+    "sd_jwt_claim_conflict": (
+        "開示された項目の名前が既存の項目と衝突しています",
+        "a disclosed claim conflicts with an existing one",
+    ),
+    "sd_jwt_claim_not_disclosable": (
+        "この項目は選択的開示にできません",
+        "this claim cannot be selectively disclosable",
+    ),
+    "sd_jwt_claim_not_found": ("指定した項目がありません", "the named claim does not exist"),
+    "sd_jwt_key_binding_missing": (
+        "保有者の鍵による証明 (KB-JWT) がありません",
+        "the key binding JWT is missing",
+    ),
+    "sd_jwt_key_binding_invalid": (
+        "保有者の鍵による証明 (KB-JWT) が正しくありません",
+        "the key binding JWT is invalid",
+    ),
     "jose_alg_not_allowed": (
         "JWS の署名アルゴリズム (alg) が許可されていないか、鍵と合いません",
         "the JWS algorithm (alg) is not allowed or does not fit the key",

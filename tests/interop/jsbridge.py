@@ -12,6 +12,9 @@ what it signs must verify here.  This module only runs it; it knows nothing abou
   ``node di.mjs serve`` process (JSON lines; a node start costs ~200 ms, a served call a few
   ms); ``oneshot=True`` or ``FURUSATO_INTEROP_ONESHOT=1`` runs ``node di.mjs <command>``
   per call instead, which is easier to debug (``echo '{...}' | node di.mjs verify-vc``).
+- ``js/sdjwt.mjs`` speaks the same protocol for SD-JWT / SD-JWT VC (the OpenWallet
+  Foundation's ``@sd-jwt/sd-jwt-vc``); pass ``script=SDJWT_SCRIPT`` or use the ``sdjwt_*``
+  methods of :class:`JsBridge`.  Each script has its own ``serve`` process.
 
 A harness failure (bad request, crash, timeout) raises :class:`JsHarnessError` with node's
 stderr.  A failed *verification* is a normal answer: ``{"verified": false, "errors": [...]}``.
@@ -31,7 +34,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -39,6 +42,7 @@ __all__ = [
     "DI_SCRIPT",
     "JS_DIR",
     "REQUIRE_ENV",
+    "SDJWT_SCRIPT",
     "JsBridge",
     "JsHarnessError",
     "JsServer",
@@ -52,6 +56,7 @@ __all__ = [
 
 JS_DIR: Final = Path(__file__).resolve().parent / "js"
 DI_SCRIPT: Final = JS_DIR / "di.mjs"
+SDJWT_SCRIPT: Final = JS_DIR / "sdjwt.mjs"
 REQUIRE_ENV: Final = "FURUSATO_REQUIRE_INTEROP"
 ONESHOT_ENV: Final = "FURUSATO_INTEROP_ONESHOT"
 CALL_TIMEOUT: Final = 60.0
@@ -228,13 +233,17 @@ def _as_object(command: str, text: str, stderr: str) -> JsonObject:
 
 
 def run_js_oneshot(
-    command: str, payload: Mapping[str, Any], *, timeout: float = CALL_TIMEOUT
+    command: str,
+    payload: Mapping[str, Any],
+    *,
+    timeout: float = CALL_TIMEOUT,
+    script: Path = DI_SCRIPT,
 ) -> JsonObject:
-    """Run ``node di.mjs <command>`` with *payload* on stdin; return its JSON answer."""
+    """Run ``node di.mjs <command>`` (or *script*) with *payload* on stdin; return its answer."""
     node = _require_node(command)
     try:
         proc = subprocess.run(
-            [node, str(DI_SCRIPT), command],
+            [node, str(script), command],
             cwd=JS_DIR,
             input=_dump(payload),
             capture_output=True,
@@ -266,8 +275,9 @@ class JsServer:
     discarded and the next call starts a new one.
     """
 
-    def __init__(self, *, timeout: float = CALL_TIMEOUT) -> None:
+    def __init__(self, *, timeout: float = CALL_TIMEOUT, script: Path = DI_SCRIPT) -> None:
         self.timeout = timeout
+        self.script = script
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[str] | None = None
         self._answers: queue.Queue[str | None] = queue.Queue()
@@ -278,7 +288,7 @@ class JsServer:
         node = _require_node("serve")
         self._stderr = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
         proc = subprocess.Popen(
-            [node, str(DI_SCRIPT), "serve"],
+            [node, str(self.script), "serve"],
             cwd=JS_DIR,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -297,7 +307,7 @@ class JsServer:
                 answers.put(line)
             answers.put(None)  # EOF: node exited
 
-        threading.Thread(target=pump, name="di.mjs-serve-reader", daemon=True).start()
+        threading.Thread(target=pump, name=f"{self.script.name}-serve-reader", daemon=True).start()
         self._proc = proc
         return proc
 
@@ -376,29 +386,35 @@ class JsServer:
             self._discard()
 
 
-_shared_server: JsServer | None = None
+_shared_servers: dict[Path, JsServer] = {}
 _shared_lock = threading.Lock()
 
 
-def _server() -> JsServer:
-    global _shared_server
+def _server(script: Path = DI_SCRIPT) -> JsServer:
     with _shared_lock:
-        if _shared_server is None:
-            _shared_server = JsServer()
-            atexit.register(_shared_server.close)
-        return _shared_server
+        server = _shared_servers.get(script)
+        if server is None:
+            server = _shared_servers[script] = JsServer(script=script)
+            atexit.register(server.close)
+        return server
 
 
 def shutdown() -> None:
-    """Stop the shared ``serve`` process (it is restarted on the next call)."""
+    """Stop the shared ``serve`` processes (each is restarted on its next call)."""
     with _shared_lock:
-        server = _shared_server
-    if server is not None:
+        servers = list(_shared_servers.values())
+    for server in servers:
         server.close()
 
 
-def run_js(command: str, payload: Mapping[str, Any], *, oneshot: bool | None = None) -> JsonObject:
-    """Run one harness command and return its JSON answer.
+def run_js(
+    command: str,
+    payload: Mapping[str, Any],
+    *,
+    oneshot: bool | None = None,
+    script: Path = DI_SCRIPT,
+) -> JsonObject:
+    """Run one harness command (of ``di.mjs``, or *script*) and return its JSON answer.
 
     Uses the shared ``serve`` process unless *oneshot* (or ``FURUSATO_INTEROP_ONESHOT=1``).
     Raises :class:`JsHarnessError` on a harness failure.
@@ -406,8 +422,8 @@ def run_js(command: str, payload: Mapping[str, Any], *, oneshot: bool | None = N
     if oneshot is None:
         oneshot = _truthy(os.environ.get(ONESHOT_ENV))
     if oneshot:
-        return run_js_oneshot(command, payload)
-    return _server().call(command, payload)
+        return run_js_oneshot(command, payload, script=script)
+    return _server(script).call(command, payload)
 
 
 # --------------------------------------------------------------------------- facade
@@ -541,7 +557,89 @@ class JsBridge:
         return nquads
 
     def version(self) -> JsonObject:
-        return self.run_js("version", {})
+        """Node's version and the installed version of every package pinned in package.json.
+
+        ``di.mjs`` reports Digital Bazaar's packages, ``sdjwt.mjs`` the ``@sd-jwt`` ones: both
+        scripts share one package.json, so the answer merges the two.
+        """
+        answer = self.run_js("version", {})
+        packages = {**answer.get("packages", {}), **self.sdjwt_version()["packages"]}
+        return {**answer, "packages": packages}
+
+    # SD-JWT / SD-JWT VC (js/sdjwt.mjs: @sd-jwt/sd-jwt-vc). Claim paths as in vc/sdjwt.py.
+
+    def run_sdjwt(self, command: str, payload: Mapping[str, Any]) -> JsonObject:
+        return run_js(command, payload, oneshot=self.oneshot, script=SDJWT_SCRIPT)
+
+    def sdjwt_issue(
+        self,
+        claims: Mapping[str, Any],
+        key: Mapping[str, Any],
+        *,
+        kid: str,
+        disclosable: Iterable[str] = (),
+        typ: str | None = None,
+        decoys: int | None = None,
+    ) -> str:
+        """Issue with ``SDJwtVcInstance.issue``; *key* is a private JWK (Ed25519 or P-256)."""
+        answer = self.run_sdjwt(
+            "issue",
+            _without_none(
+                claims=claims,
+                disclosable=list(disclosable),
+                key=key,
+                kid=kid,
+                typ=typ,
+                decoys=decoys,
+            ),
+        )
+        return str(answer["sdJwt"])
+
+    def sdjwt_present(
+        self,
+        sd_jwt: str,
+        *,
+        disclose: Iterable[str],
+        holder_key: Mapping[str, Any] | None = None,
+        nonce: str | None = None,
+        audience: str | None = None,
+        iat: int | None = None,
+    ) -> str:
+        """Present with ``SDJwtVcInstance.present``; a KB-JWT when *holder_key* is given."""
+        kb = None if holder_key is None else {"nonce": nonce, "aud": audience, "iat": iat}
+        answer = self.run_sdjwt(
+            "present",
+            _without_none(sdJwt=sd_jwt, disclose=list(disclose), holderKey=holder_key, kb=kb),
+        )
+        return str(answer["presentation"])
+
+    def sdjwt_verify(
+        self,
+        sd_jwt: str,
+        *,
+        issuer_key: Mapping[str, Any],
+        now: int,
+        nonce: str | None = None,
+        skew_seconds: int | None = None,
+    ) -> JsonObject:
+        """``SDJwtVcInstance.verify``; Key Binding is required when *nonce* is given.
+
+        Answers ``{"verified": true, "payload", "header", "kb"}`` or
+        ``{"verified": false, "errors": [...]}``.
+        """
+        return self.run_sdjwt(
+            "verify",
+            _without_none(
+                sdJwt=sd_jwt, issuerKey=issuer_key, now=now, nonce=nonce, skewSeconds=skew_seconds
+            ),
+        )
+
+    def sdjwt_decode(self, sd_jwt: str) -> JsonObject:
+        """Claims, presentable keys and Disclosures as the library decodes them (no checks)."""
+        return self.run_sdjwt("decode", {"sdJwt": sd_jwt})
+
+    def sdjwt_version(self) -> JsonObject:
+        return self.run_sdjwt("version", {})
 
     @staticmethod
     def close() -> None:
