@@ -45,7 +45,14 @@ from did.jsonio import Limits, load_json
 from did.key import did_key_verification_method_id
 from did.multibase import base64url_decode, base64url_encode
 from issuer import audit
-from issuer.db import Activity, ActivityDocument, ActivitySite, IssuedCredential, SigningKey
+from issuer.db import (
+    LDP_VC,
+    Activity,
+    ActivityDocument,
+    ActivitySite,
+    IssuedCredential,
+    SigningKey,
+)
 from issuer.errors import NotFoundError, ServiceError
 from issuer.issuance import new_credential_id
 from issuer.tenants import KeyRing, TenantInfo, _public_key, active_key, keys_of
@@ -659,9 +666,12 @@ def activities_of(session: Session, lg_code: str, holder_did: str) -> list[Activ
 
 
 def receipts(session: Session, lg_code: str, credential_ids: list[str]) -> list[dict[str, Any]]:
+    """The activity receipts among ``credential_ids`` (issued as ``ldp_vc`` only)."""
     rows = session.execute(
         select(IssuedCredential.document).where(
-            IssuedCredential.lg_code == lg_code, IssuedCredential.credential_id.in_(credential_ids)
+            IssuedCredential.lg_code == lg_code,
+            IssuedCredential.credential_id.in_(credential_ids),
+            IssuedCredential.format == LDP_VC,  # JSON text; other formats are compact strings
         )
     ).scalars()
     return [json.loads(r) for r in rows]

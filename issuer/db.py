@@ -141,6 +141,10 @@ class StatusEntry(Base):
     credential_id: Mapped[str] = mapped_column(String(64))
 
 
+LDP_VC = "ldp_vc"
+"""The one credential format stored as JSON (``IssuedCredential.document``)."""
+
+
 class IssuedCredential(Base):
     """What the issuer keeps of a credential it issued (no personal data is in it)."""
 
@@ -160,7 +164,18 @@ class IssuedCredential(Base):
     issued_at: Mapped[datetime]
     valid_from: Mapped[datetime | None]
     valid_until: Mapped[datetime | None]
-    document: Mapped[str] = mapped_column(Text)  # the signed credential (JSON)
+    # the OID4VCI format it was issued in: ldp_vc | jwt_vc_json | dc+sd-jwt (vc.oid4vci)
+    format: Mapped[str] = mapped_column(String(16), default=LDP_VC, server_default=LDP_VC)
+    # ldp_vc: the signed credential as JSON text; the others: the compact string as issued
+    document: Mapped[str] = mapped_column(Text)
+
+    def as_issued(self) -> dict[str, Any] | str:
+        """The credential as the holder received it (OID4VCI §8.3): the JSON object for
+        ``ldp_vc``, the compact string (``vc+jwt``, SD-JWT) for the other formats."""
+        if self.format == LDP_VC:
+            value: dict[str, Any] = json.loads(self.document)
+            return value
+        return self.document
 
 
 class Offer(Base):

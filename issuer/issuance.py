@@ -3,6 +3,12 @@
 Each function runs in one database transaction: the status indexes, the signed credential,
 its record and its audit event commit together or not at all — a failure anywhere leaves
 nothing half-written.
+
+The resident credential is issued in the format of one of the configurations of
+:data:`vc.oid4vci.FURUSATO_RESIDENT_CONFIGURATIONS` (docs/formats.md): ``ldp_vc`` (Data
+Integrity), ``jwt_vc_json`` (VC-JOSE ``vc+jwt``, :mod:`vc.jose`) or ``dc+sd-jwt`` (SD-JWT VC,
+:mod:`vc.sdjwt`).  All three get their status entries the same way and are revoked, suspended
+and reinstated the same way: the state belongs to the record, not to the format.
 """
 
 from __future__ import annotations
@@ -21,16 +27,25 @@ from sqlalchemy.orm import Session
 
 from did.errors import MalformedValueError
 from issuer import audit, status
-from issuer.db import Database, IssuedCredential, PremiumMembership
+from issuer.db import LDP_VC, Database, IssuedCredential, PremiumMembership
 from issuer.errors import ConflictError, ForbiddenError, NotFoundError, ServiceError
 from issuer.settings import Settings
 from issuer.tenants import KeyRing, TenantInfo, active_key, get_tenant
 from schemas.loader import CREDENTIALS_V1
 from schemas.municipalities import municipality_table
 from vc.dates import parse_datetime
-from vc.furusato import RESIDENT_CREDENTIAL_TYPE, is_furusato, resident_credential
+from vc.furusato import (
+    RESIDENT_CREDENTIAL_TYPE,
+    is_furusato,
+    profile_problems,
+    resident_credential,
+    resident_sd_jwt_claims,
+)
 from vc.issue import issue_credential
+from vc.jose import sign_vc_jwt
 from vc.model import as_list, base_context, issuer_id, subject_ids
+from vc.oid4vci import FURUSATO_RESIDENT_CONFIGURATIONS, FURUSATO_RESIDENT_LDP_ID
+from vc.sdjwt import issue_sd_jwt
 
 JST = timezone(timedelta(hours=9))
 TIERS = ("basic", "premium")
@@ -40,8 +55,18 @@ HOLDER_MAX = 512  # the column's length
 
 @dataclass(frozen=True)
 class Issued:
-    credential: dict[str, Any]
+    """A credential just issued: ``delivered`` is what the holder receives (OID4VCI §8.3's
+    ``credential``): the JSON object for ``ldp_vc``, the compact string for the others."""
+
+    delivered: dict[str, Any] | str
     record: IssuedCredential
+
+    @property
+    def credential(self) -> dict[str, Any]:
+        """The signed ``ldp_vc`` credential (VC-API, renewal, activity receipts: JSON-LD only)."""
+        if not isinstance(self.delivered, dict):
+            raise TypeError(f"a {self.record.format} credential is a string, not a JSON object")
+        return self.delivered
 
 
 def new_credential_id(random_bytes: Callable[[int], bytes] = secrets.token_bytes) -> str:
@@ -68,31 +93,35 @@ def _allocate_all(
 def _record(
     session: Session,
     tenant: TenantInfo,
-    signed: dict[str, Any],
+    credential: dict[str, Any],
     *,
+    document: str,
+    credential_format: str,
     key_id: str,
     source: str,
     tier: str | None,
     now: datetime,
     actor: str,
 ) -> IssuedCredential:
-    credential_id = signed["id"]
+    """Store a credential: ``credential`` is its VCDM data (id, holder, validity come from it),
+    ``document`` what was issued (JSON text for ``ldp_vc``, the compact string otherwise)."""
+    credential_id = credential["id"]
     if session.get(IssuedCredential, (tenant.lg_code, credential_id)) is not None:
         raise ConflictError(
             f"credential {credential_id} already exists",
             f"証明書 {credential_id} は既に存在します",
             path="id",
         )
-    holders = subject_ids(signed)
+    holders = subject_ids(credential)
     if holders and len(holders[0]) > HOLDER_MAX:
         raise MalformedValueError(
             f"credentialSubject.id is longer than {HOLDER_MAX} characters",
             f"credentialSubject.id が {HOLDER_MAX} 文字を超えています",
             path="credentialSubject.id",
         )
-    start = signed.get("validFrom") or signed.get("issuanceDate")
-    end = signed.get("validUntil") or signed.get("expirationDate")
-    v1 = base_context(signed) == CREDENTIALS_V1
+    start = credential.get("validFrom") or credential.get("issuanceDate")
+    end = credential.get("validUntil") or credential.get("expirationDate")
+    v1 = base_context(credential) == CREDENTIALS_V1
     row = IssuedCredential(
         lg_code=tenant.lg_code,
         credential_id=credential_id,
@@ -104,9 +133,13 @@ def _record(
         issued_at=now,
         valid_from=parse_datetime(start, "validFrom", require_offset=not v1) if start else None,
         valid_until=parse_datetime(end, "validUntil", require_offset=not v1) if end else None,
-        document=json.dumps(signed, ensure_ascii=False),
+        format=credential_format,
+        document=document,
     )
     session.add(row)
+    details: dict[str, Any] = {"source": source, "tier": tier, "keyId": key_id}
+    if credential_format != LDP_VC:
+        details["format"] = credential_format
     audit.append(
         session,
         tenant.lg_code,
@@ -114,9 +147,18 @@ def _record(
         actor=actor,
         action="credential.issue",
         subject=credential_id,
-        details={"source": source, "tier": tier, "keyId": key_id},
+        details=details,
     )
     return row
+
+
+def _unknown_configuration(configuration_id: str) -> ServiceError:
+    return ServiceError(
+        f"unknown credential configuration {configuration_id[:80]!r}",
+        f"証明書の種類 {configuration_id[:80]!r} はありません",
+        path="credential_configuration_id",
+        code="unknown_credential_configuration",
+    )
 
 
 def issue_resident(
@@ -131,34 +173,82 @@ def issue_resident(
     source: str,
     actor: str,
     on_issued: Callable[[Session, IssuedCredential], None] | None = None,
+    configuration_id: str = FURUSATO_RESIDENT_LDP_ID,
 ) -> Issued:
-    """Issue a FurusatoResidentCredential to ``holder`` (a did:key) in one transaction."""
+    """Issue a FurusatoResidentCredential to ``holder`` (a did:key) in one transaction, in the
+    format of ``configuration_id`` (one of :data:`FURUSATO_RESIDENT_CONFIGURATIONS`)."""
     if tier not in TIERS:
         raise ServiceError(f"unknown tier {tier!r}", f"登録区分 {tier!r} はありません", path="tier")
+    configuration = FURUSATO_RESIDENT_CONFIGURATIONS.get(configuration_id)
+    if configuration is None:
+        raise _unknown_configuration(configuration_id)
+    credential_format = configuration.format
     with db.transaction() as session:
         tenant = get_tenant(session, lg_code)
         key = active_key(session, ring, tenant)
         credential_id = new_credential_id()
+        municipality = municipality_table().get(lg_code)
+        since = registered_since(now)
         valid_from = now.replace(microsecond=0)
+        valid_until = valid_from + settings.credential_validity
+        entries = _allocate_all(session, tenant, credential_id, settings, now)
         unsigned = resident_credential(
             credential_id=credential_id,
             issuer=tenant.did,
             issuer_name=tenant.name,
-            municipality=municipality_table().get(lg_code),
+            municipality=municipality,
             holder=holder,
             tier=tier,
-            registered_since=now.astimezone(JST).date(),
+            registered_since=since,
             valid_from=valid_from,
-            valid_until=valid_from + settings.credential_validity,
-            status=_allocate_all(session, tenant, credential_id, settings, now),
+            valid_until=valid_until,
+            status=entries,
         )
-        signed = issue_credential(
-            unsigned, key.signer, verification_method=key.verification_method, created=now
-        )
+        delivered: dict[str, Any] | str
+        if credential_format == LDP_VC:
+            delivered = issue_credential(
+                unsigned, key.signer, verification_method=key.verification_method, created=now
+            )
+            document = json.dumps(delivered, ensure_ascii=False)
+        else:
+            # issue_credential's profile check, for the JOSE formats too: what a verifier
+            # would refuse is never signed, whatever the envelope
+            for problem in profile_problems(unsigned):
+                raise problem
+            if credential_format == "jwt_vc_json":
+                delivered = sign_vc_jwt(
+                    unsigned, key.signer, kid=key.verification_method, issued_at=now
+                )
+            elif credential_format == "dc+sd-jwt":
+                claims = resident_sd_jwt_claims(
+                    credential_id=credential_id,
+                    issuer=tenant.did,
+                    municipality=municipality,
+                    holder=holder,
+                    tier=tier,
+                    registered_since=since,
+                    valid_from=valid_from,
+                    valid_until=valid_until,
+                    issued_at=now,
+                    status=entries,
+                )
+                # nothing selectively disclosable (yet): each claim is a registration fact
+                # every verifier needs, and none is personal data
+                delivered = issue_sd_jwt(
+                    claims,
+                    key.signer,
+                    kid=key.verification_method,
+                    random_bytes=secrets.token_bytes,
+                )
+            else:  # pragma: no cover - every configuration of ours has one of the three
+                raise _unknown_configuration(configuration_id)
+            document = delivered
         record = _record(
             session,
             tenant,
-            signed,
+            unsigned,
+            document=document,
+            credential_format=credential_format,
             key_id=key.key_id,
             source=source,
             tier=tier,
@@ -167,7 +257,7 @@ def issue_resident(
         )
         if on_issued is not None:
             on_issued(session, record)
-        return Issued(signed, record)
+        return Issued(delivered, record)
 
 
 def issue_submitted(
@@ -232,6 +322,8 @@ def issue_submitted(
             session,
             tenant,
             signed,
+            document=json.dumps(signed, ensure_ascii=False),
+            credential_format=LDP_VC,
             key_id=key.key_id,
             source="vcapi",
             tier=tier,

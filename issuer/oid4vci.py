@@ -4,9 +4,11 @@
 offer (pre-authorized code, optional tx_code) → token endpoint (code → access token; the
 code is single-use and short-lived) → nonce endpoint (single-use c_nonce) → credential
 endpoint (access token + a key proof JWT over the c_nonce → a FurusatoResidentCredential for
-the proven key).  Codes, tokens and nonces are stored as SHA-256 hashes or single-use rows;
-the offer row is locked while its credential is issued, so one offer yields one credential
-even under concurrent requests.
+the proven key, in the format of the configuration the wallet asks for).  Every offer names
+all the configurations of :data:`vc.oid4vci.FURUSATO_RESIDENT_CONFIGURATIONS`, ``ldp_vc``
+first; the wallet picks one.  Codes, tokens and nonces are stored as SHA-256 hashes or
+single-use rows; the offer row is locked while its credential is issued, so one offer yields
+one credential (in one format) even under concurrent requests.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ from vc import oid4vci
 from vc.model import as_list, issuer_id
 from vc.verify import VerifyOptions, verify_presentation
 
-CONFIGURATION_ID = oid4vci.FURUSATO_RESIDENT_LDP_ID
+CONFIGURATION_IDS = tuple(oid4vci.FURUSATO_RESIDENT_CONFIGURATIONS)
+"""What every offer names, ``ldp_vc`` first (a wallet that takes the first gets ``ldp_vc``)."""
 OFFER_SCHEME = "openid-credential-offer://"
 
 
@@ -140,7 +143,7 @@ def create_offer(
     )
     offer = oid4vci.CredentialOffer(
         credential_issuer=tenant.identifier,
-        credential_configuration_ids=(CONFIGURATION_ID,),
+        credential_configuration_ids=CONFIGURATION_IDS,
         pre_authorized_code=code,
         tx_code=_TX_CODE if tx_code else None,
     )
@@ -163,7 +166,7 @@ def offer_document(
             )
         offer = oid4vci.CredentialOffer(
             credential_issuer=tenant.identifier,
-            credential_configuration_ids=(CONFIGURATION_ID,),
+            credential_configuration_ids=CONFIGURATION_IDS,
             pre_authorized_code=_code_for(secret, lg_code, offer_ref),
             tx_code=_TX_CODE if row.tx_code_hash else None,
         )
@@ -285,13 +288,8 @@ def credential(
                 status=401,
             )
         offer_id, tier = offer.offer_id, offer.tier
-    request = oid4vci.parse_credential_request(body)
-    if request.credential_configuration_id != CONFIGURATION_ID:
-        raise OAuthError(
-            "unknown_credential_configuration",
-            f"unknown credential configuration {request.credential_configuration_id!r}",
-            f"証明書の種類 {request.credential_configuration_id!r} はありません",
-        )
+    # unknown_credential_configuration for any id but ours
+    request = oid4vci.parse_credential_request(body, configuration_ids=CONFIGURATION_IDS)
     if len(request.proofs) != 1:
         raise OAuthError(
             "invalid_credential_request",
@@ -350,8 +348,9 @@ def credential(
         source="oid4vci",
         actor=f"offer:{offer_id[:16]}",
         on_issued=bind_offer,
+        configuration_id=request.credential_configuration_id,
     )
-    return oid4vci.credential_response([issued.credential])
+    return oid4vci.credential_response([issued.delivered])
 
 
 def _reopen(db: Database, lg_code: str, offer_id: str) -> None:
@@ -431,7 +430,8 @@ def renew(svc: Services, lg_code: str, *, body: Any, now: datetime) -> dict[str,
     """Renewal (our extension, advertised as ``renewal_endpoint``): the holder proves a current
     credential of ours with a presentation over a fresh c_nonce (challenge) and our identifier
     (domain), and gets a new credential for the same key.  Basic only: a premium renewal
-    re-checks the programme's rules, which is the premium process."""
+    re-checks the programme's rules, which is the premium process.  ``ldp_vc`` only, both ways:
+    the presentation is a Data Integrity VP and the new credential is ``ldp_vc``."""
     db, ring, settings = svc.db, svc.ring, svc.settings
     credential = presented_credential(svc, lg_code, body=body, now=now)
     tier = credential["credentialSubject"].get("registrationTier")

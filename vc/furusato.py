@@ -5,20 +5,25 @@ holder's per-registration ``did:key``; the municipality is named by its lgCode (
 digit), name and prefecture, which must agree with the MIC table; no personal data.
 The JSON Schemas under ``schemas/json/`` describe the shape; :func:`profile_problems` adds
 what a schema cannot say (check digits, table agreement, dates).
+
+The same registration as an SD-JWT VC (docs/formats.md): :func:`resident_sd_jwt_claims` builds
+its JWT Claims Set from the same inputs as :func:`resident_credential`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Final
 
 import jsonschema
 
 from did.errors import FurusatoError, MalformedValueError
+from did.key import public_key_from_did_key
 from schemas.loader import CREDENTIALS_V2, FURUSATO_V1
 from schemas.municipalities import Municipality, municipality_table
 from vc.dates import format_datetime, parse_date
@@ -28,6 +33,11 @@ RESIDENT_CREDENTIAL_TYPE = "FurusatoResidentCredential"
 ACTIVITY_CREDENTIAL_TYPE = "FurusatoActivityCredential"
 TIERS = ("basic", "premium")
 CONTEXTS = (CREDENTIALS_V2, FURUSATO_V1)
+RESIDENT_VCT: Final = "https://w3id.org/furusato/resident"
+"""The ``vct`` of the resident credential as an SD-JWT VC (docs/formats.md)."""
+SD_JWT_STATUS_MEMBER: Final = "bitstring_status_list"
+"""The member of an SD-JWT VC's ``status`` claim holding our BitstringStatusListEntry objects
+(docs/formats.md: the W3C Bitstring Status List, not the IETF Token Status List)."""
 
 
 def municipality_claim(municipality: Municipality) -> dict[str, str]:
@@ -56,12 +66,7 @@ def resident_credential(
     status: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """An unsigned ``FurusatoResidentCredential`` (key order as in DESIGN.md §3)."""
-    if tier not in TIERS:
-        raise MalformedValueError(
-            f"registration tier must be basic or premium, got {tier!r}",
-            f"登録区分は basic (ベーシック) か premium (プレミアム) です: {tier!r}",
-            path="credentialSubject.registrationTier",
-        )
+    _check_tier(tier, "credentialSubject.registrationTier")
     credential: dict[str, Any] = {"@context": list(CONTEXTS)}
     if credential_id is not None:
         credential["id"] = credential_id
@@ -79,6 +84,70 @@ def resident_credential(
     if status:
         credential["credentialStatus"] = [dict(s) for s in status]
     return credential
+
+
+def _check_tier(tier: str, path: str) -> None:
+    if tier not in TIERS:
+        raise MalformedValueError(
+            f"registration tier must be basic or premium, got {tier!r}",
+            f"登録区分は basic (ベーシック) か premium (プレミアム) です: {tier!r}",
+            path=path,
+        )
+
+
+def _numeric_date(moment: datetime, name: str) -> int:
+    """RFC 7519 NumericDate: whole seconds since 1970 (rounded down, as ``validFrom`` is)."""
+    if not isinstance(moment, datetime) or moment.tzinfo is None:
+        raise MalformedValueError(
+            f"{name} must be a datetime with a time zone",
+            f"{name} はタイムゾーン付きの日時でなければなりません",
+            path=name,
+        )
+    return math.floor(moment.timestamp())
+
+
+def resident_sd_jwt_claims(
+    *,
+    credential_id: str,
+    issuer: str,
+    municipality: Municipality,
+    holder: str,
+    tier: str,
+    registered_since: date,
+    valid_from: datetime,
+    valid_until: datetime,
+    issued_at: datetime,
+    status: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """The JWT Claims Set of the resident credential as an SD-JWT VC (docs/formats.md).
+
+    The claims of :func:`resident_credential` with the JWT names: ``iss`` = the issuer DID,
+    ``vct`` = :data:`RESIDENT_VCT`, ``jti`` = the credential id, ``iat`` = ``issued_at``,
+    ``nbf``/``exp`` = ``valid_from``/``valid_until``, ``cnf.jwk`` = the public key of
+    ``holder`` (the registration's ``did:key``: the key the holder proved), the subject's
+    claims at the top level and ``status.bitstring_status_list`` = the same
+    BitstringStatusListEntry objects as ``credentialStatus``.  No name, address or other
+    personal data; no ``sub`` (the holder is identified by ``cnf`` only).  Raises
+    :class:`MalformedValueError` (tier, naive datetimes) or a :class:`FurusatoError` of
+    :mod:`did.key` (``holder`` not a did:key).
+    """
+    _check_tier(tier, "registrationTier")
+    holder_key = public_key_from_did_key(holder)
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "vct": RESIDENT_VCT,
+        "jti": credential_id,
+        "iat": _numeric_date(issued_at, "iat"),
+        "nbf": _numeric_date(valid_from, "nbf"),
+        "exp": _numeric_date(valid_until, "exp"),
+        "cnf": {"jwk": holder_key.to_jwk()},
+        "registrationTier": tier,
+        "municipality": municipality_claim(municipality),
+        "registeredSince": registered_since.isoformat(),
+    }
+    if status:
+        claims["status"] = {SD_JWT_STATUS_MEMBER: [dict(s) for s in status]}
+    return claims
 
 
 ACTIVITY_CATEGORIES = (

@@ -6,7 +6,10 @@ The pure parts of OID4VCI that the issuer service and the wallet share (REFERENC
   reference, and strict parsing of both;
 * well-known URLs formed by inserting the segment between host and path (§12.2.2, RFC 8414 §3);
 * Credential Issuer metadata (§12.2.4) and Authorization Server metadata (§12.3) builders, and
-  :data:`FURUSATO_RESIDENT_LDP`, our ``ldp_vc`` configuration;
+  our three configurations of the resident credential (docs/formats.md):
+  :data:`FURUSATO_RESIDENT_LDP` (``ldp_vc``), :data:`FURUSATO_RESIDENT_JWT` (``jwt_vc_json``) and
+  :data:`FURUSATO_RESIDENT_SD_JWT` (``dc+sd-jwt``), listed by id, in offer order, in
+  :data:`FURUSATO_RESIDENT_CONFIGURATIONS`;
 * the ``jwt`` key proof (Appendix F.1): :func:`create_key_proof` for the wallet and
   :func:`verify_key_proof` for the issuer, with every check of Appendix F.4;
 * parsing of the Token Request (§6.1) and the Credential Request (§8.2), and the response bodies
@@ -27,7 +30,11 @@ Decisions (see the functions for details):
   Data Integrity 1.0 and knows only proof types (``Ed25519Signature2018``); the ``di_vp`` proof type
   of the same spec lists cryptosuite names in ``proof_signing_alg_values_supported``, so we use
   the same vocabulary for the credential.  The JOSE name ``EdDSA`` would not say which
-  canonicalisation the wallet must support.
+  canonicalisation the wallet must support.  The JOSE formats (``jwt_vc_json``, ``dc+sd-jwt``)
+  list JOSE ``alg`` names (``EdDSA``, ``ES256``), as the spec says for them.
+* ``jwt_vc_json`` carries the VC-JOSE-COSE ``vc+jwt`` (the VCDM 2.0 credential is the payload,
+  no ``vc`` claim): OID4VCI 1.0 cites VCDM 1.1 for this format id and has none for VCDM 2.0
+  with JOSE (docs/formats.md).
 * ``iat`` must be an integer (no fractional NumericDate); ``exp``/``nbf``, when a wallet sends them,
   are checked too.
 * ``nonce_ok`` is called last, only for a proof that passed every other check, so a forged
@@ -43,6 +50,7 @@ import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any, ClassVar, Final
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -56,12 +64,18 @@ from did.jsonio import Limits, load_json
 from did.key import did_key_from_public_key, did_key_verification_method_id
 from did.keys import KeyType, PublicKey, Signer
 from did.multibase import base64url_decode, base64url_encode
-from vc.furusato import CONTEXTS, RESIDENT_CREDENTIAL_TYPE
+from vc.furusato import CONTEXTS, RESIDENT_CREDENTIAL_TYPE, RESIDENT_VCT
 
 __all__ = [
     "DEFAULT_PROOF_ALGS",
+    "FURUSATO_RESIDENT_CONFIGURATIONS",
+    "FURUSATO_RESIDENT_JWT",
+    "FURUSATO_RESIDENT_JWT_ID",
     "FURUSATO_RESIDENT_LDP",
     "FURUSATO_RESIDENT_LDP_ID",
+    "FURUSATO_RESIDENT_SD_JWT",
+    "FURUSATO_RESIDENT_SD_JWT_ID",
+    "JOSE_SIGNING_ALGS",
     "OFFER_SCHEME",
     "PRE_AUTHORIZED_GRANT_TYPE",
     "PROOF_TYP",
@@ -893,6 +907,45 @@ def _claim(path: tuple[str, ...], ja: str, en: str) -> ClaimDescription:
     )
 
 
+_RESIDENT_DISPLAY: Final = (
+    CredentialDisplay(
+        name="ふるさと住民登録証",
+        locale="ja",
+        description="この自治体のふるさと住民 (ベーシックまたはプレミアム) として"
+        "登録されていることを示します。",
+        background_color="#0B6E4F",
+        text_color="#FFFFFF",
+    ),
+    CredentialDisplay(
+        name="Furusato resident registration",
+        locale="en",
+        description="Shows that you are registered with this municipality as a furusato"
+        " resident (basic or premium).",
+        background_color="#0B6E4F",
+        text_color="#FFFFFF",
+    ),
+)
+
+# Claims path pointers (Appendix C) into the VCDM credential (ldp_vc, and jwt_vc_json whose
+# JWS payload is the same document) ...
+_VCDM_CLAIMS: Final = (
+    _claim(("credentialSubject", "registrationTier"), "登録区分", "Registration tier"),
+    _claim(("credentialSubject", "municipality", "name"), "自治体", "Municipality"),
+    _claim(("credentialSubject", "municipality", "prefecture"), "都道府県", "Prefecture"),
+    _claim(("credentialSubject", "registeredSince"), "登録日", "Registered since"),
+    _claim(("validUntil",), "有効期限", "Valid until"),
+)
+# ... and into the SD-JWT VC's processed claims, where the subject's claims are top-level.
+_SD_JWT_CLAIMS: Final = (
+    _claim(("registrationTier",), "登録区分", "Registration tier"),
+    _claim(("municipality", "name"), "自治体", "Municipality"),
+    _claim(("municipality", "prefecture"), "都道府県", "Prefecture"),
+    _claim(("registeredSince",), "登録日", "Registered since"),
+)
+
+JOSE_SIGNING_ALGS: Final = ("EdDSA", "ES256")
+"""``credential_signing_alg_values_supported`` of our JOSE-secured configurations."""
+
 FURUSATO_RESIDENT_LDP_ID: Final = "FurusatoResidentCredential_ldp_vc"
 """Configuration id of :data:`FURUSATO_RESIDENT_LDP` in our issuer metadata and offers."""
 
@@ -900,33 +953,47 @@ FURUSATO_RESIDENT_LDP: Final = CredentialConfiguration(
     format="ldp_vc",
     context=CONTEXTS,
     types=("VerifiableCredential", RESIDENT_CREDENTIAL_TYPE),
-    display=(
-        CredentialDisplay(
-            name="ふるさと住民登録証",
-            locale="ja",
-            description="この自治体のふるさと住民 (ベーシックまたはプレミアム) として"
-            "登録されていることを示します。",
-            background_color="#0B6E4F",
-            text_color="#FFFFFF",
-        ),
-        CredentialDisplay(
-            name="Furusato resident registration",
-            locale="en",
-            description="Shows that you are registered with this municipality as a furusato"
-            " resident (basic or premium).",
-            background_color="#0B6E4F",
-            text_color="#FFFFFF",
-        ),
-    ),
-    claims=(
-        _claim(("credentialSubject", "registrationTier"), "登録区分", "Registration tier"),
-        _claim(("credentialSubject", "municipality", "name"), "自治体", "Municipality"),
-        _claim(("credentialSubject", "municipality", "prefecture"), "都道府県", "Prefecture"),
-        _claim(("credentialSubject", "registeredSince"), "登録日", "Registered since"),
-        _claim(("validUntil",), "有効期限", "Valid until"),
-    ),
+    display=_RESIDENT_DISPLAY,
+    claims=_VCDM_CLAIMS,
 )
 """Our ``FurusatoResidentCredential`` as ``ldp_vc`` (DESIGN.md §3, §7), bound to a ``did:key``."""
+
+FURUSATO_RESIDENT_JWT_ID: Final = "FurusatoResidentCredential_jwt_vc_json"
+"""Configuration id of :data:`FURUSATO_RESIDENT_JWT`."""
+
+FURUSATO_RESIDENT_JWT: Final = CredentialConfiguration(
+    format="jwt_vc_json",
+    types=("VerifiableCredential", RESIDENT_CREDENTIAL_TYPE),
+    display=_RESIDENT_DISPLAY,
+    claims=_VCDM_CLAIMS,
+    cryptographic_binding_methods=("did:key", "jwk"),
+    credential_signing_algs=JOSE_SIGNING_ALGS,
+)
+"""The same credential as a VC-JOSE ``vc+jwt`` (docs/formats.md); ``credential_definition``
+has ``type`` only (``jwt_vc_json`` is not a JSON-LD format)."""
+
+FURUSATO_RESIDENT_SD_JWT_ID: Final = "FurusatoResidentCredential_dc+sd-jwt"
+"""Configuration id of :data:`FURUSATO_RESIDENT_SD_JWT`."""
+
+FURUSATO_RESIDENT_SD_JWT: Final = CredentialConfiguration(
+    format="dc+sd-jwt",
+    vct=RESIDENT_VCT,
+    display=_RESIDENT_DISPLAY,
+    claims=_SD_JWT_CLAIMS,
+    cryptographic_binding_methods=("jwk",),
+    credential_signing_algs=JOSE_SIGNING_ALGS,
+)
+"""The same registration as an SD-JWT VC (docs/formats.md), bound by ``cnf.jwk``."""
+
+FURUSATO_RESIDENT_CONFIGURATIONS: Final[Mapping[str, CredentialConfiguration]] = MappingProxyType(
+    {
+        FURUSATO_RESIDENT_LDP_ID: FURUSATO_RESIDENT_LDP,
+        FURUSATO_RESIDENT_JWT_ID: FURUSATO_RESIDENT_JWT,
+        FURUSATO_RESIDENT_SD_JWT_ID: FURUSATO_RESIDENT_SD_JWT,
+    }
+)
+"""Every configuration of the resident credential by id — the one list of them.  Offers name
+them in this order, ``ldp_vc`` first: a wallet that takes the first id gets what it always got."""
 
 
 def issuer_metadata(

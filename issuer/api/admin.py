@@ -76,6 +76,7 @@ def credential_json(row: IssuedCredential, entries: list[Any] | None = None) -> 
         "issuedAt": _iso(row.issued_at),
         "validFrom": _iso(row.valid_from),
         "validUntil": _iso(row.valid_until),
+        "format": row.format,
     }
     if entries is not None:
         out["status"] = [
@@ -126,7 +127,8 @@ def get_credential(request: Request, credential_id: str) -> JSONResponse:
         row = issuance.find_credential(session, who.lg_code, credential_id)
         entries = entries_of(session, who.lg_code, credential_id)
         body = credential_json(row, entries)
-        body["credential"] = json.loads(row.document)
+        # as the holder received it: a JSON object (ldp_vc) or a compact string (the others)
+        body["credential"] = row.as_issued()
     return JSONResponse(body)
 
 

@@ -157,7 +157,7 @@ def metadata_of(tenant: TenantInfo) -> dict[str, Any]:
     base = tenant.identifier
     metadata = wire.issuer_metadata(
         base,
-        configurations={wire.FURUSATO_RESIDENT_LDP_ID: wire.FURUSATO_RESIDENT_LDP},
+        configurations=wire.FURUSATO_RESIDENT_CONFIGURATIONS,
         # our own URLs: https in production; http only for a loopback demo (the codec still
         # refuses http anywhere else)
         unsafe_allow_http_localhost=True,

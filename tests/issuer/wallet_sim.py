@@ -1,11 +1,15 @@
 """A minimal OID4VCI wallet for the issuer's tests (the real one is wallet_cli): follows an
-offer URI through metadata, token, nonce and credential endpoints with a holder key."""
+offer URI through metadata, token, nonce and credential endpoints with a holder key.
+
+Like the real wallet it asks for the offer's first configuration unless told which one; the
+credential comes back as OID4VCI §8.3 has it, a JSON object (``ldp_vc``) or a string
+(``jwt_vc_json``, ``dc+sd-jwt``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -16,9 +20,22 @@ from vc import oid4vci
 
 @dataclass
 class Received:
-    credential: dict[str, Any]
+    issued: dict[str, Any] | str  # credentials[0].credential, as received
     token: str
     offer: oid4vci.CredentialOffer
+    configuration_id: str
+
+    @property
+    def credential(self) -> dict[str, Any]:
+        """The ``ldp_vc`` credential (a JSON object)."""
+        assert isinstance(self.issued, dict), f"{self.configuration_id} gave a string"
+        return self.issued
+
+    @property
+    def compact(self) -> str:
+        """The ``jwt_vc_json`` / ``dc+sd-jwt`` credential (a compact string)."""
+        assert isinstance(self.issued, str), f"{self.configuration_id} gave an object"
+        return self.issued
 
 
 def fetch_offer(http: httpx.Client, offer_uri: str) -> oid4vci.CredentialOffer:
@@ -58,7 +75,11 @@ def request_credential(
     now: datetime | None = None,
     nonce: str | None = None,
     audience: str | None = None,
+    configuration_id: str | None = None,
+    proof_key_as: Literal["kid", "jwk"] = "kid",
 ) -> httpx.Response:
+    """POST the credential request; ``proof_key_as`` names the key in the proof's header by
+    ``kid`` (its did:key) or ``jwk``."""
     metadata = http.get(
         oid4vci.well_known_url(offer.credential_issuer, unsafe_allow_http_localhost=True)
     ).json()
@@ -69,12 +90,13 @@ def request_credential(
         audience=audience or offer.credential_issuer,
         nonce=nonce,
         issued_at=now or datetime.now(UTC),
-        kid=did_key_verification_method_id(key.public_key),
+        kid=did_key_verification_method_id(key.public_key) if proof_key_as == "kid" else None,
     )
     return http.post(
         metadata["credential_endpoint"],
         json={
-            "credential_configuration_id": offer.credential_configuration_ids[0],
+            "credential_configuration_id": configuration_id
+            or offer.credential_configuration_ids[0],
             "proofs": {"jwt": [proof]},
         },
         headers={"Authorization": f"Bearer {token}"},
@@ -82,11 +104,24 @@ def request_credential(
 
 
 def receive(
-    http: httpx.Client, offer_uri: str, key: PrivateKey, tx_code: str | None = None
+    http: httpx.Client,
+    offer_uri: str,
+    key: PrivateKey,
+    tx_code: str | None = None,
+    *,
+    configuration_id: str | None = None,
+    proof_key_as: Literal["kid", "jwk"] = "kid",
 ) -> Received:
     offer = fetch_offer(http, offer_uri)
     token = redeem(http, offer, tx_code)
-    response = request_credential(http, offer, token, key)
+    chosen = configuration_id or offer.credential_configuration_ids[0]
+    response = request_credential(
+        http, offer, token, key, configuration_id=chosen, proof_key_as=proof_key_as
+    )
     assert response.status_code == 200, response.text
-    credential: dict[str, Any] = response.json()["credentials"][0]["credential"]
-    return Received(credential, token, offer)
+    body = response.json()
+    assert set(body) == {"credentials"}, body
+    (entry,) = body["credentials"]
+    issued = entry["credential"]
+    assert isinstance(issued, dict | str), issued
+    return Received(issued, token, offer, chosen)

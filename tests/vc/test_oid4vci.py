@@ -35,10 +35,15 @@ from did.keys import KeyType, PrivateKey
 from did.multibase import base64url_encode
 from schemas.loader import CREDENTIALS_V2, FURUSATO_V1
 from schemas.municipalities import municipality_table
-from vc.furusato import resident_credential
+from vc.furusato import RESIDENT_VCT, resident_credential, resident_sd_jwt_claims
 from vc.oid4vci import (
+    FURUSATO_RESIDENT_CONFIGURATIONS,
+    FURUSATO_RESIDENT_JWT,
+    FURUSATO_RESIDENT_JWT_ID,
     FURUSATO_RESIDENT_LDP,
     FURUSATO_RESIDENT_LDP_ID,
+    FURUSATO_RESIDENT_SD_JWT,
+    FURUSATO_RESIDENT_SD_JWT_ID,
     OFFER_SCHEME,
     PRE_AUTHORIZED_GRANT_TYPE,
     PROOF_TYP,
@@ -428,7 +433,7 @@ def _metadata() -> dict[str, Any]:
         ISSUER,
         credential_endpoint=ISSUER + "/credential",
         nonce_endpoint=ISSUER + "/nonce",
-        configurations={FURUSATO_RESIDENT_LDP_ID: FURUSATO_RESIDENT_LDP},
+        configurations=FURUSATO_RESIDENT_CONFIGURATIONS,
         display=[{"name": "厚真町", "locale": "ja"}, {"name": "Atsuma Town", "locale": "en"}],
     )
 
@@ -445,7 +450,11 @@ def test_12_2_4_issuer_metadata_required_members() -> None:
         {"name": "Atsuma Town", "locale": "en"},
     ]
     configs = metadata["credential_configurations_supported"]
-    assert list(configs) == ["FurusatoResidentCredential_ldp_vc"]
+    assert list(configs) == [
+        "FurusatoResidentCredential_ldp_vc",
+        "FurusatoResidentCredential_jwt_vc_json",
+        "FurusatoResidentCredential_dc+sd-jwt",
+    ]
     # Draft names that broke interop (REFERENCES.md §6 draft table) are absent.
     for legacy in ("credentials_supported", "credential_identifiers_supported"):
         assert legacy not in metadata
@@ -484,6 +493,59 @@ def test_12_2_4_ldp_vc_configuration_shape() -> None:
         assert claim["mandatory"] is True
 
 
+def test_12_2_4_jwt_vc_json_configuration_shape() -> None:
+    config = _metadata()["credential_configurations_supported"][FURUSATO_RESIDENT_JWT_ID]
+    assert config["format"] == "jwt_vc_json"
+    # Appendix A.1.1: credential_definition with type only (no @context for jwt_vc_json)
+    assert config["credential_definition"] == {
+        "type": ["VerifiableCredential", "FurusatoResidentCredential"]
+    }
+    assert config["cryptographic_binding_methods_supported"] == ["did:key", "jwk"]
+    assert config["credential_signing_alg_values_supported"] == ["EdDSA", "ES256"]
+    assert config["proof_types_supported"] == {
+        "jwt": {"proof_signing_alg_values_supported": ["EdDSA", "ES256"]}
+    }
+    ldp = _metadata()["credential_configurations_supported"][FURUSATO_RESIDENT_LDP_ID]
+    # the payload is the same VCDM document: the same display and claim paths
+    assert config["credential_metadata"] == ldp["credential_metadata"]
+
+
+def test_12_2_4_dc_sd_jwt_configuration_shape() -> None:
+    config = _metadata()["credential_configurations_supported"][FURUSATO_RESIDENT_SD_JWT_ID]
+    assert FURUSATO_RESIDENT_SD_JWT_ID == "FurusatoResidentCredential_dc+sd-jwt"
+    assert config["format"] == "dc+sd-jwt"
+    assert config["vct"] == "https://w3id.org/furusato/resident"  # Appendix A.3.1: vct
+    assert "credential_definition" not in config
+    assert config["cryptographic_binding_methods_supported"] == ["jwk"]
+    assert config["credential_signing_alg_values_supported"] == ["EdDSA", "ES256"]
+    assert config["proof_types_supported"] == {
+        "jwt": {"proof_signing_alg_values_supported": ["EdDSA", "ES256"]}
+    }
+    ldp = _metadata()["credential_configurations_supported"][FURUSATO_RESIDENT_LDP_ID]
+    assert config["credential_metadata"]["display"] == ldp["credential_metadata"]["display"]
+    claims = config["credential_metadata"]["claims"]
+    assert [c["path"] for c in claims] == [
+        ["registrationTier"],
+        ["municipality", "name"],
+        ["municipality", "prefecture"],
+        ["registeredSince"],
+    ]
+    for claim in claims:
+        assert [d["locale"] for d in claim["display"]] == ["ja", "en"]
+        assert claim["mandatory"] is True
+
+
+def test_our_configurations_ldp_vc_first() -> None:
+    """Offers list them in this order; wallets that take the first get ldp_vc."""
+    assert list(FURUSATO_RESIDENT_CONFIGURATIONS.items()) == [
+        (FURUSATO_RESIDENT_LDP_ID, FURUSATO_RESIDENT_LDP),
+        (FURUSATO_RESIDENT_JWT_ID, FURUSATO_RESIDENT_JWT),
+        (FURUSATO_RESIDENT_SD_JWT_ID, FURUSATO_RESIDENT_SD_JWT),
+    ]
+    with pytest.raises(TypeError):
+        FURUSATO_RESIDENT_CONFIGURATIONS["x"] = FURUSATO_RESIDENT_LDP  # type: ignore[index]
+
+
 def _select(document: Any, path: list[Any]) -> Any:
     """Claims path pointer processing (Appendix C.1) for paths without null/index."""
     for component in path:
@@ -506,6 +568,24 @@ def test_appendix_c_claim_paths_select_claims_of_our_credential() -> None:
     )
     values = [_select(credential, list(c.path)) for c in FURUSATO_RESIDENT_LDP.claims]
     assert values == ["premium", "厚真町", "北海道", "2027-01-15", "2028-01-14T23:59:59Z"]
+    assert FURUSATO_RESIDENT_JWT.claims == FURUSATO_RESIDENT_LDP.claims  # same document
+
+
+def test_appendix_c_claim_paths_select_claims_of_our_sd_jwt_vc() -> None:
+    claims = resident_sd_jwt_claims(
+        credential_id="urn:uuid:00000000-0000-4000-8000-000000000000",
+        issuer="did:web:furusato.example.jp:lg:015814",
+        municipality=municipality_table().get("015814"),
+        holder=did_key_from_public_key(ED.public_key),
+        tier="premium",
+        registered_since=date(2027, 1, 15),
+        valid_from=datetime(2027, 1, 15, tzinfo=UTC),
+        valid_until=datetime(2028, 1, 14, 23, 59, 59, tzinfo=UTC),
+        issued_at=datetime(2027, 1, 15, tzinfo=UTC),
+    )
+    assert claims["vct"] == RESIDENT_VCT == FURUSATO_RESIDENT_SD_JWT.vct
+    values = [_select(claims, list(c.path)) for c in FURUSATO_RESIDENT_SD_JWT.claims]
+    assert values == ["premium", "厚真町", "北海道", "2027-01-15"]
 
 
 def test_12_2_4_other_formats_and_options() -> None:
