@@ -230,6 +230,8 @@ class VerificationResult:
     kind: str = "unknown"  # "credential" | "presentation" | "unknown"
     document: Mapping[str, Any] | None = None
     credentials: tuple[VerificationResult, ...] = field(default=())
+    # what was verified: "ldp_vc" | "jwt_vc_json" | "dc+sd-jwt" (vc.formats); None: unknown
+    format: str | None = None
 
     @classmethod
     def of(
@@ -264,9 +266,10 @@ class VerificationResult:
         return list(seen)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "verified": self.verified,
-            "kind": self.kind,
+        out: dict[str, Any] = {"verified": self.verified, "kind": self.kind}
+        if self.format is not None:
+            out["format"] = self.format
+        out |= {
             "codes": self.codes,
             "checks": [c.to_json() for c in self.checks],
             "warnings": [w.to_json() for w in self.warnings],

@@ -6,6 +6,12 @@ status, holder binding, freshness, challenge) this adds what a verifying place d
 policy (tiers, municipalities), the maximum age of the cached status lists, replay (the same
 QR seen twice within the window is a warning) and plain words about how old the data is.
 Never raises on bad input.
+
+What is shown at the counter — a QR payload (``FR1:``, ``FRJ:``) or the compact text of a
+``vc+jwt``, ``vp+jwt`` or SD-JWT VC (docs/formats.md) — is checked as a presentation: bound to
+its holder, within the policy's window, for the QR domain ``furusato-qr``.  The policy reads
+the credentials as :func:`vc.verify.verify` verified them (``result.document``; for an SD-JWT
+VC its VCDM-shaped view), so it applies alike to all three formats.
 """
 
 from __future__ import annotations
@@ -17,11 +23,10 @@ from typing import Any, Protocol, cast
 
 from did.errors import FurusatoError
 from did.resolver import Resolver
-from vc import envelope
-from vc.model import VP_TYPE, as_list
+from vc import envelope, formats
 from vc.registry import Registry
 from vc.result import Check, VerificationResult, failed, from_error
-from vc.verify import StatusListSource, VerifyOptions, verify
+from vc.verify import StatusListSource, VerifyOptions, result_format, verify, with_format
 from verifier.policy import Policy
 
 
@@ -54,9 +59,11 @@ def check(
     any_issuer: bool = False,
     did_documents: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> VerificationResult:
-    """Verify a QR payload (text) or a credential/presentation (JSON) the way a place does.
+    """Verify a QR payload or compact text, or a credential/presentation (JSON), the way a
+    place does.
 
-    ``qr`` says which ``source`` is (default: text is a QR payload, anything else parsed JSON).
+    ``qr`` says which ``source`` is (default: text is what a holder shows — a QR payload or a
+    ``vc+jwt`` / ``vp+jwt`` / SD-JWT — anything else parsed JSON).
 
     ``registry`` None means "not synced": refused unless ``any_issuer`` (then any issuer
     whose proof verifies is accepted — for tests and demonstrations, never at a counter).
@@ -82,7 +89,11 @@ def check(
         qr = isinstance(source, str)
     if qr:
         try:
-            document: Any = envelope.decode(source, issuer_for=issuer_lookup(registry))
+            document: Any = (
+                source.strip()  # verify() reads the compact formats as they are
+                if formats.compact_kind(source) is not None
+                else envelope.decode(source, issuer_for=issuer_lookup(registry))
+            )
         except FurusatoError as exc:
             return VerificationResult.of([from_error("input", exc)], warnings=warnings)
         if replay is not None and replay.seen_before(source, now, policy.window):
@@ -118,17 +129,27 @@ def check(
     )
     result = verify(document, resolver=Resolver(documents=ChainMap(*maps)), options=options)
     policy_checks: list[Check] = []
-    if isinstance(document, dict):
-        presentation = VP_TYPE in as_list(document.get("type"))
-        credentials = as_list(document.get("verifiableCredential")) if presentation else [document]
-        for i, credential in enumerate(credentials):
-            if isinstance(credential, dict):
-                target = f"verifiableCredential[{i}]" if presentation else None
-                policy_checks += policy.checks(credential, target)
-    return VerificationResult.of(
+    for target, credential in credential_documents(result):
+        policy_checks += policy.checks(credential, target)
+    merged = VerificationResult.of(
         [*result.checks, *policy_checks],
         warnings=[*result.warnings, *warnings],
         kind=result.kind,
         document=result.document,
         credentials=result.credentials,
     )
+    return with_format(merged, result_format(result))
+
+
+def credential_documents(
+    result: VerificationResult,
+) -> list[tuple[str | None, Mapping[str, Any]]]:
+    """(target, credential) for each credential a result read: those of a presentation, or
+    the credential itself (for an SD-JWT VC, its view) — in the shape policies read."""
+    if result.kind == "presentation":
+        return [
+            (f"verifiableCredential[{i}]", r.document)
+            for i, r in enumerate(result.credentials)
+            if r.document is not None
+        ]
+    return [(None, result.document)] if result.document is not None else []

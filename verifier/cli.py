@@ -31,7 +31,7 @@ from shellkit.cli import (
     read_input,
 )
 from shellkit.qrimage import looks_like_image, read_one_qr
-from vc import envelope
+from vc import envelope, formats
 from vc.dates import format_datetime
 from vc.registry import MAX_REGISTRY_BYTES, Registry, verify_registry
 from vc.result import CODES
@@ -86,11 +86,22 @@ def main() -> None:
     pass
 
 
+def _compact(text: str) -> tuple[str, str]:
+    """A presentation in compact form (``vp+jwt``, SD-JWT+KB) is what a holder shows, checked
+    as a QR payload is; a credential on its own (``vc+jwt``, SD-JWT without KB-JWT) as a
+    credential file is."""
+    text = text.strip()
+    return ("payload" if formats.is_compact_presentation(text) else "document"), text
+
+
 def read_source(source: str) -> tuple[str, Any]:
-    """What SOURCE holds: ``("payload", text)`` for QR text or an image of a QR code, or
-    ``("document", json)`` for a credential or presentation as JSON."""
+    """What SOURCE holds: ``("payload", text)`` for what a holder shows — QR text, an image of
+    a QR code, a ``vp+jwt`` or an SD-JWT+KB — or ``("document", value)`` for a credential or
+    presentation as JSON, or a ``vc+jwt`` or SD-JWT VC on its own as compact text."""
     if source.startswith(PAYLOAD_PREFIXES):
         return "payload", source
+    if formats.compact_kind(source) is not None:
+        return _compact(source)
     data = read_input(source, max_bytes=DEFAULT_LIMITS.max_bytes)
     if looks_like_image(data):
         if source == "-":
@@ -100,6 +111,8 @@ def read_source(source: str) -> tuple[str, Any]:
             )
         return "payload", guarded(USAGE, lambda: read_one_qr(Path(source)))
     stripped = data.strip()
+    if stripped.isascii() and formats.compact_kind(stripped.decode("ascii")) is not None:
+        return _compact(stripped.decode("ascii"))
     if stripped.startswith(tuple(p.encode() for p in PAYLOAD_PREFIXES)):
         try:
             return "payload", stripped.decode("ascii")
@@ -223,7 +236,7 @@ def decode_command(
         FAILED, lambda: open_cache(cache_dir).registry(now)
     )
     kind, value = read_source(source)
-    if kind != "payload":
+    if kind != "payload" or formats.compact_kind(value) is not None:
         fail(
             "QR データではありません (FR1: / FRJ: で始まるテキストか QR の画像)",
             "not a QR payload (text starting with FR1: or FRJ:, or an image of the QR code)",
@@ -339,8 +352,10 @@ def cache_command(cache_dir: Path | None, now_text: str | None, as_json: bool, l
 @main.command(
     "verify",
     help="証明書・提示・QR データ (FILE、画像、PAYLOAD、- で標準入力) を検証します (オフライン、"
-    "sync したキャッシュを使用) / Verify a credential, presentation or QR payload (FILE, image, "
-    "PAYLOAD, or - for stdin) offline, from the synced cache",
+    "sync したキャッシュを使用)。PAYLOAD は FR1:/FRJ: の QR データ、または vc+jwt・vp+jwt・SD-JWT VC "
+    "のテキスト / Verify a credential, presentation or QR payload (FILE, image, PAYLOAD, or - for "
+    "stdin) offline, from the synced cache; PAYLOAD is FR1:/FRJ: QR text, or a vc+jwt, vp+jwt or "
+    "SD-JWT VC as compact text",
 )
 @click.argument("source", metavar="PAYLOAD|FILE|IMAGE|-")
 @cache_option
@@ -431,7 +446,7 @@ def verify_command(
         ),
     )
     if as_json:  # the result object, and what the credential says (municipality, tier…)
-        answer = {**result.to_json(), "summary": Summary.of(result.document).to_json()}
+        answer = {**result.to_json(), "summary": Summary.from_result(result).to_json()}
         click.echo(json.dumps(answer, ensure_ascii=False, indent=2))
     else:
         click.echo(render(result, lang))

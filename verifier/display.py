@@ -6,15 +6,17 @@ Shared by the command line (``render``) and the scanner page (``Summary``, ``age
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from did.errors import FurusatoError
 from vc.dates import format_datetime, parse_datetime
+from vc.formats import FORMAT_NAMES
 from vc.model import as_list, issuer_id
 from vc.registry import Registry
 from vc.result import CHECK_NAMES, Check, VerificationResult
+from vc.verify import result_format
 from verifier.cache import CacheAge, VerifierCache
 
 JST = timezone(timedelta(hours=9), "JST")
@@ -39,6 +41,19 @@ class Summary:
     valid_until: str | None = None
     issuer: str | None = None
     issuer_name: str | None = None
+    format: str | None = None  # ldp_vc | jwt_vc_json | dc+sd-jwt (vc.formats)
+
+    @classmethod
+    def from_result(cls, result: VerificationResult) -> Summary:
+        """What the verified credential says, in any format: the first credential of a
+        presentation as verified (a vc+jwt's payload, not its envelope), or the credential
+        itself (an SD-JWT VC's view)."""
+        document = result.document
+        if result.kind == "presentation" and result.credentials:
+            document = result.credentials[0].document
+        summary = cls.of(document)
+        fmt = result_format(result)
+        return summary if fmt is None else replace(summary, format=fmt)
 
     @classmethod
     def of(cls, document: Mapping[str, Any] | None) -> Summary:
@@ -70,6 +85,12 @@ class Summary:
         ja, en = TIER_NAMES.get(self.tier, (self.tier, self.tier))
         return ja if lang == "ja" else en
 
+    def format_name(self, lang: str) -> str | None:
+        if self.format is None:
+            return None
+        ja, en = FORMAT_NAMES.get(self.format, (self.format, self.format))
+        return ja if lang == "ja" else en
+
     def lines(self, lang: str) -> list[str]:
         ja = lang == "ja"
         lines = []
@@ -83,6 +104,8 @@ class Summary:
         if self.issuer:
             label = f"{self.issuer_name} ({self.issuer})" if self.issuer_name else self.issuer
             lines.append(("発行者: " if ja else "Issuer: ") + label)
+        if self.format is not None:
+            lines.append(("形式: " if ja else "Format: ") + str(self.format_name(lang)))
         return lines
 
     def to_json(self) -> dict[str, Any]:
@@ -94,6 +117,8 @@ class Summary:
             "validUntil": self.valid_until,
             "issuer": self.issuer,
             "issuerName": self.issuer_name,
+            "format": self.format,
+            "formatName": {"ja": self.format_name("ja"), "en": self.format_name("en")},
         }
 
 
@@ -113,7 +138,7 @@ def check_line(check: Check, lang: str, prefix: str = "") -> str:
 
 def render(result: VerificationResult, lang: str) -> str:
     lines = [headline(result, lang)]
-    lines += [f"  {line}" for line in Summary.of(result.document).lines(lang)]
+    lines += [f"  {line}" for line in Summary.from_result(result).lines(lang)]
     groups: list[tuple[str, VerificationResult]] = [("", result)] + [
         (f"verifiableCredential[{i}] ", r) for i, r in enumerate(result.credentials)
     ]

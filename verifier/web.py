@@ -11,7 +11,8 @@ Pages (Japanese; ``?lang=en`` for English):
 
 API (JSON; errors are problem+json):
 
-* ``POST /api/verify`` ``{"payload": "FR1:…", "challenge": "…"}`` → the result;
+* ``POST /api/verify`` ``{"payload": "FR1:…", "challenge": "…"}`` → the result; the payload
+  may also be the compact text of a ``vc+jwt``, ``vp+jwt`` or SD-JWT VC;
 * ``POST /api/verify-image`` (an image body, PNG/JPEG/…) → the result, or 422
   ``qr_not_found``;
 * ``POST /api/challenge`` → ``{"challenge", "expiresAt", "qr"}``: single use, valid for the
@@ -49,7 +50,7 @@ from did.errors import FurusatoError, LimitExceededError, MalformedValueError
 from did.jsonio import Limits, load_json
 from shellkit.qrimage import read_one_qr_bytes
 from shellkit.web import ASGIApp, BodyLimit, Receive, Scope, SecurityHeaders, Send, problem_response
-from vc import envelope
+from vc import envelope, formats
 from vc.dates import format_datetime
 from vc.result import VerificationResult, failed, from_error
 from verifier import check as checking
@@ -144,7 +145,7 @@ def result_json(result: VerificationResult, now: datetime, cache: VerifierCache)
     return {
         "verified": result.verified,
         "headline": {"ja": headline(result, "ja"), "en": headline(result, "en")},
-        "summary": Summary.of(result.document).to_json(),
+        "summary": Summary.from_result(result).to_json(),
         "reasons": [
             {"code": c.code, "ja": check_line(c, "ja"), "en": check_line(c, "en")} for c in failures
         ],
@@ -161,20 +162,28 @@ def _lang(request: Request) -> str:
 
 
 def _payload_from(value: object) -> str:
+    """The text a holder shows: a QR payload (``FR1:``, ``FRJ:``) or the compact text of a
+    ``vc+jwt``, ``vp+jwt`` or SD-JWT VC (docs/formats.md)."""
     if not isinstance(value, str) or not value.strip():
         raise WebError(
-            "give the QR payload (text starting with FR1: or FRJ:)",
-            "QR データ (FR1: または FRJ: で始まるテキスト) を入力してください",
+            "give the QR payload (text starting with FR1: or FRJ:, or a vc+jwt, vp+jwt or "
+            "SD-JWT VC)",
+            "QR データ (FR1: または FRJ: で始まるテキスト、または vc+jwt・vp+jwt・SD-JWT VC) を"
+            "入力してください",
             status=400,
             code="payload_missing",
         )
     text = value.strip()
     if len(text) > MAX_PAYLOAD:
         raise LimitExceededError("the payload is too long", "QR データが長すぎます")
-    if not text.startswith((envelope.PROFILE_PREFIX, envelope.GENERIC_PREFIX)):
+    if (
+        not text.startswith((envelope.PROFILE_PREFIX, envelope.GENERIC_PREFIX))
+        and formats.compact_kind(text) is None
+    ):
         raise WebError(
-            "not a QR payload (text starting with FR1: or FRJ:)",
-            "QR データではありません (FR1: または FRJ: で始まるテキスト)",
+            "not a QR payload (text starting with FR1: or FRJ:, or a vc+jwt, vp+jwt or SD-JWT VC)",
+            "QR データではありません (FR1: または FRJ: で始まるテキスト、または vc+jwt・vp+jwt・"
+            "SD-JWT VC)",
             status=400,
             code="not_a_payload",
         )
