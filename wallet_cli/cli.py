@@ -4,6 +4,12 @@ The wallet lives in ``--wallet-dir`` (``FURUSATO_WALLET_DIR``; default
 ``~/.local/share/furusato-wallet``), sealed with a passphrase (asked for, or
 ``FURUSATO_WALLET_PASSPHRASE`` in scripts).  Japanese by default, English with ``--lang en``.
 
+Formats (docs/formats.md): ``receive --format ldp|jwt|sd-jwt`` keeps a credential as
+``ldp_vc`` (the JSON-LD credential, shown as the compact ``FR1:`` QR), ``jwt_vc_json`` (a
+``vc+jwt``, shown as a ``vp+jwt``) or ``dc+sd-jwt`` (an SD-JWT VC, shown with a KB-JWT and the
+claims ``--disclose`` names); the JOSE presentations travel as an
+``EnvelopedVerifiablePresentation`` in the generic ``FRJ:`` QR.
+
 Premium registration: ``checkin`` (a site's check-in QR → an activity credential),
 ``apply-premium`` (→ the identity link) and ``premium-status`` (the state; the premium
 credential is received with the applying registration's key once approved).
@@ -25,6 +31,7 @@ from did.errors import FurusatoError
 from did.key import did_key_from_public_key, did_key_verification_method_id
 from did.keys import PrivateKey
 from did.multibase import base64url_encode
+from schemas.loader import CREDENTIALS_V2
 from shellkit.cli import (
     FAILED,
     USAGE,
@@ -35,8 +42,8 @@ from shellkit.cli import (
 )
 from shellkit.files import atomic_write
 from shellkit.qrimage import looks_like_image, read_one_qr
-from vc import envelope, oid4vci
-from vc.furusato import ACTIVITY_CREDENTIAL_TYPE, RESIDENT_CREDENTIAL_TYPE
+from vc import envelope, jose, oid4vci, sdjwt
+from vc.furusato import ACTIVITY_CREDENTIAL_TYPE, RESIDENT_CREDENTIAL_TYPE, RESIDENT_VCT
 from vc.model import issuer_id
 from vc.presentation import create_presentation, sign_presentation
 from wallet_cli import client
@@ -59,6 +66,14 @@ STATES = {
     "expired": ("期限切れ", "expired"),
     "unknown": ("未確認", "not checked"),
 }
+
+
+FORMAT_OPTIONS = {"ldp": "ldp_vc", "jwt": "jwt_vc_json", "sd-jwt": "dc+sd-jwt"}
+"""``--format`` → the OID4VCI format kept in the store."""
+FORMAT_LABELS = {"ldp_vc": "JSON-LD", "jwt_vc_json": "VC-JWT", "dc+sd-jwt": "SD-JWT VC"}
+VP_JWT_MEDIA_TYPE = "application/vp+jwt"
+SD_JWT_MEDIA_TYPE = "application/dc+sd-jwt"
+ENVELOPED_VP_TYPE = "EnvelopedVerifiablePresentation"
 
 
 def default_wallet_dir() -> Path:
@@ -154,8 +169,42 @@ def _activity(credential: dict[str, Any]) -> dict[str, Any]:
     return activity if isinstance(activity, dict) else {}
 
 
+def _numeric_date_text(value: Any) -> str | None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        moment = datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def credential_view(stored: StoredCredential) -> dict[str, Any]:
+    """The stored credential as a VCDM document, what ``summary`` reads: as it is for
+    ``ldp_vc`` and ``jwt_vc_json``; for ``dc+sd-jwt`` its claims put where the VCDM has them
+    (``jti`` → ``id``, ``iss`` → ``issuer``, ``nbf``/``exp`` → ``validFrom``/``validUntil``,
+    the subject's claims under ``credentialSubject``)."""
+    claims = stored.credential
+    if stored.format != "dc+sd-jwt":
+        return claims
+    subject = {
+        k: v
+        for k, v in claims.items()
+        if k not in ("iss", "vct", "jti", "iat", "nbf", "exp", "cnf", "status")
+    }
+    return {
+        "id": claims.get("jti"),
+        "type": ["VerifiableCredential"]
+        + ([RESIDENT_CREDENTIAL_TYPE] if claims.get("vct") == RESIDENT_VCT else []),
+        "issuer": claims.get("iss"),
+        "validFrom": _numeric_date_text(claims.get("nbf")),
+        "validUntil": _numeric_date_text(claims.get("exp")),
+        "credentialSubject": subject,
+    }
+
+
 def summary(stored: StoredCredential) -> dict[str, Any]:
-    credential = stored.credential
+    credential = credential_view(stored)
     subject = credential.get("credentialSubject", {})
     municipality = subject.get("municipality", {}) if isinstance(subject, dict) else {}
     types = _types(credential)
@@ -169,6 +218,7 @@ def summary(stored: StoredCredential) -> dict[str, Any]:
     info = {
         "id": stored.id,
         "kind": kind,
+        "format": stored.format,
         "municipality": municipality.get("name"),
         "prefecture": municipality.get("prefecture"),
         "lgCode": municipality.get("lgCode"),
@@ -200,20 +250,28 @@ def _short(credential_id: str) -> str:
 
 
 def _keep(
-    wallet: Wallet, credential: dict[str, Any], holder_jwk: dict[str, str], issuer_url: str
+    wallet: Wallet,
+    credential: dict[str, Any],
+    holder_jwk: dict[str, str],
+    issuer_url: str,
+    *,
+    credential_format: str = "ldp_vc",
+    encoded: str | None = None,
 ) -> StoredCredential:
     """A credential just received (checked, active) put into the wallet, replacing one with the
-    same id."""
+    same id (``jti`` for an SD-JWT VC)."""
     stamp = _stamp()
+    credential_id = credential.get("jti" if credential_format == "dc+sd-jwt" else "id")
     stored = StoredCredential(
-        id=str(credential.get("id")),
-        format="ldp_vc",
+        id=str(credential_id),
+        format=credential_format,
         credential=credential,
         holder_jwk=holder_jwk,
         issuer_url=issuer_url,
         received_at=stamp,
         state="active",
         checked_at=stamp,
+        encoded=encoded,
     )
     wallet.credentials = [c for c in wallet.credentials if c.id != stored.id] + [stored]
     return stored
@@ -260,8 +318,16 @@ def init(ctx: Context) -> None:
 )
 @click.argument("offer", metavar="OFFER")
 @click.option("--tx-code", help="確認コード (窓口で表示) / transaction code shown at the counter")
+@click.option(
+    "--format",
+    "format_option",
+    type=click.Choice(list(FORMAT_OPTIONS)),
+    default="ldp",
+    show_default=True,
+    help="証明書の形式 / the credential's format (JSON-LD, VC-JWT, SD-JWT VC)",
+)
 @pass_context
-def receive(ctx: Context, offer: str, tx_code: str | None) -> None:
+def receive(ctx: Context, offer: str, tx_code: str | None, format_option: str) -> None:
     wallet = ctx.load()
     text = offer
     if not offer.startswith(("openid-credential-offer:", "https://", "http://")):
@@ -286,21 +352,30 @@ def receive(ctx: Context, offer: str, tx_code: str | None) -> None:
         return value
 
     http = client.HttpClient()
-    received = guarded(FAILED, lambda: client.receive(http, text, now=_now(), tx_code=ask))
+    received = guarded(
+        FAILED,
+        lambda: client.receive(
+            http, text, now=_now(), tx_code=ask, credential_format=FORMAT_OPTIONS[format_option]
+        ),
+    )
     stored = _keep(
         wallet,
         received.credential,
         received.holder.to_jwk(include_private=True),
         received.issuer_url,
+        credential_format=received.format,
+        encoded=received.encoded,
     )
     ctx.save(wallet)
     info = summary(stored)
     tier_ja, tier_en = TIERS.get(str(info["tier"]), (info["tier"], info["tier"]))
     ctx.say(
         f"受け取りました: {info['prefecture']}{info['municipality']} {tier_ja} "
-        f"(有効期限 {_jst(info['validUntil'])}) ID {_short(stored.id)}",
+        f"(有効期限 {_jst(info['validUntil'])}) ID {_short(stored.id)} "
+        f"形式 {FORMAT_LABELS.get(stored.format, stored.format)}",
         f"Received: {info['municipality']} ({info['prefecture']}), {tier_en}, valid until "
-        f"{_jst(info['validUntil'])}, id {_short(stored.id)}",
+        f"{_jst(info['validUntil'])}, id {_short(stored.id)}, format "
+        f"{FORMAT_LABELS.get(stored.format, stored.format)}",
     )
 
 
@@ -327,11 +402,12 @@ def list_command(ctx: Context, as_json: bool) -> None:
                 f"{row['activityName']}  on {row['activityDate']}",
             )
             continue
+        label = FORMAT_LABELS.get(str(row["format"]), str(row["format"]))
         ctx.say(
             f"{_short(row['id'])}  {row['prefecture']}{row['municipality']}  {tier_ja}  "
-            f"有効期限 {_jst(row['validUntil'])}  状態 {state_ja}",
+            f"有効期限 {_jst(row['validUntil'])}  状態 {state_ja}  形式 {label}",
             f"{_short(row['id'])}  {row['municipality']} ({row['prefecture']})  {tier_en}  "
-            f"valid until {_jst(row['validUntil'])}  {state_en}",
+            f"valid until {_jst(row['validUntil'])}  {state_en}  format {label}",
         )
 
 
@@ -346,9 +422,7 @@ def show(ctx: Context, reference: str, as_json: bool, refresh: bool) -> None:
     wallet = ctx.load()
     stored = guarded(FAILED, lambda: wallet.find(reference))
     if refresh:
-        stored.state = guarded(
-            FAILED, lambda: client.current_state(client.HttpClient(), stored.credential, now=_now())
-        )
+        stored.state = guarded(FAILED, lambda: _state_of(client.HttpClient(), stored))
         stored.checked_at = _now().isoformat().replace("+00:00", "Z")
         ctx.save(wallet)
     info = summary(stored)
@@ -368,6 +442,7 @@ def show(ctx: Context, reference: str, as_json: bool, refresh: bool) -> None:
         ("有効期限", "Valid until", _jst(info["validUntil"])),
         ("状態", "Status", f"{state_ja if ctx.lang == 'ja' else state_en} ({checked})"),
         ("ID", "ID", stored.id),
+        ("形式", "Format", f"{FORMAT_LABELS.get(stored.format, stored.format)} ({stored.format})"),
         ("発行者", "Issuer", stored.issuer_url),
     ]
     for ja, en, value in lines:
@@ -385,6 +460,130 @@ def build_presentation(stored: StoredCredential, challenge: str, domain: str) ->
         domain=domain,
         created=_now(),
     )
+
+
+def _state_of(http: client.HttpClient, stored: StoredCredential) -> str:
+    """The stored credential's state as the issuer publishes it now (any format)."""
+    return client.current_state(
+        http,
+        stored.credential,
+        now=_now(),
+        credential_format=stored.format,
+        encoded=stored.encoded,
+    )
+
+
+def _enveloped_presentation(media_type: str, compact: str) -> dict[str, Any]:
+    """A JOSE presentation as the ``EnvelopedVerifiablePresentation`` of the ``FRJ:`` QR."""
+    return {
+        "@context": CREDENTIALS_V2,
+        "type": ENVELOPED_VP_TYPE,
+        "id": f"data:{media_type},{compact}",
+    }
+
+
+def build_vp_jwt(stored: StoredCredential, challenge: str, audience: str) -> dict[str, Any]:
+    """A ``vp+jwt`` of the stored VC-JWT, bound to ``challenge`` (nonce) and ``audience``."""
+    assert stored.encoded is not None
+    key = PrivateKey.from_jwk(stored.holder_jwk)
+    presentation = {
+        "@context": [CREDENTIALS_V2],
+        "type": ["VerifiablePresentation"],
+        "holder": did_key_from_public_key(key.public_key),
+        "verifiableCredential": [jose.envelope(stored.encoded)],
+    }
+    token = jose.sign_vp_jwt(
+        presentation,
+        key,
+        kid=did_key_verification_method_id(key.public_key),
+        nonce=challenge,
+        audience=audience,
+        issued_at=_now(),
+    )
+    return _enveloped_presentation(VP_JWT_MEDIA_TYPE, token)
+
+
+def build_sd_jwt_presentation(
+    stored: StoredCredential, challenge: str, audience: str, disclose: list[str]
+) -> dict[str, Any]:
+    """The stored SD-JWT with the ``disclose`` claims and a KB-JWT over ``challenge`` (nonce)
+    and ``audience``."""
+    assert stored.encoded is not None
+    presented = sdjwt.present(
+        stored.encoded,
+        disclose=disclose,
+        holder=PrivateKey.from_jwk(stored.holder_jwk),
+        nonce=challenge,
+        audience=audience,
+        issued_at=_now(),
+    )
+    return _enveloped_presentation(SD_JWT_MEDIA_TYPE, presented)
+
+
+def _disclosable(stored: StoredCredential) -> list[str]:
+    """The claims the stored SD-JWT can disclose (the names of its Disclosures)."""
+    if stored.encoded is None:
+        return []
+    try:
+        parsed = sdjwt.parse(stored.encoded)
+    except FurusatoError:
+        return []
+    return [d.name for d in parsed.disclosures if d.name is not None]
+
+
+def _claim_names(text: str | None) -> list[str]:
+    if text is None:
+        return []
+    names = [n.strip() for n in text.split(",")]
+    if not all(names) or len(names) > 64:
+        fail(
+            f"--disclose はクレーム名をカンマで区切ります (例: name,birthDate): {text[:60]!r}",
+            f"--disclose takes claim names separated by commas (e.g. name,birthDate): "
+            f"{text[:60]!r}",
+        )
+    return list(dict.fromkeys(names))
+
+
+def _presentation_text(
+    stored: StoredCredential,
+    nonce: str,
+    disclose: list[str],
+    *,
+    self_contained: bool,
+) -> str:
+    """The QR text of a fresh presentation of ``stored`` in its own format."""
+    if stored.format == "jwt_vc_json":
+        vp = guarded(FAILED, lambda: build_vp_jwt(stored, nonce, envelope.QR_DOMAIN))
+        return envelope.encode_generic(vp)
+    if stored.format == "dc+sd-jwt":
+        known = _disclosable(stored)
+        unknown = [n for n in disclose if n not in known]
+        if unknown:
+            offered = ", ".join(known) or "なし"
+            offered_en = ", ".join(known) or "none"
+            fail(
+                f"この証明書は {', '.join(unknown)[:120]} を開示できません "
+                f"(開示できるクレーム: {offered})",
+                f"this credential cannot disclose {', '.join(unknown)[:120]} "
+                f"(claims it can disclose: {offered_en})",
+            )
+        vp = guarded(
+            FAILED, lambda: build_sd_jwt_presentation(stored, nonce, envelope.QR_DOMAIN, disclose)
+        )
+        return envelope.encode_generic(vp)
+    vp = guarded(FAILED, lambda: build_presentation(stored, nonce, envelope.QR_DOMAIN))
+    return envelope.encode_presentation(vp, issuer_by_registry=not self_contained)
+
+
+def _require_ldp(stored: StoredCredential, what_ja: str, what_en: str) -> None:
+    """Renewal, check-ins and applications take a presentation of an ``ldp_vc`` credential."""
+    if stored.format != "ldp_vc":
+        fail(
+            f"{what_ja}には JSON-LD 形式 (ldp_vc) の証明書が必要です: {_short(stored.id)} は "
+            f"{stored.format} です",
+            f"{what_en} needs a JSON-LD (ldp_vc) credential: {_short(stored.id)} is "
+            f"{stored.format}",
+        )
 
 
 @main.command(help="証明書を QR コードで提示します / Show a credential as a QR code")
@@ -405,6 +604,18 @@ def build_presentation(stored: StoredCredential, challenge: str, domain: str) ->
     is_flag=True,
     help="発行者の DID も含める (QR が大きくなります) / include the issuer DID (a larger QR)",
 )
+@click.option(
+    "--format",
+    "format_option",
+    type=click.Choice(list(FORMAT_OPTIONS)),
+    help="証明書の形式 (保管されている形式と一致すること) / the credential's format (must be "
+    "the stored one's)",
+)
+@click.option(
+    "--disclose",
+    metavar="NAME,…",
+    help="開示するクレーム (SD-JWT のみ) / claims to disclose (SD-JWT only)",
+)
 @pass_context
 def present(
     ctx: Context,
@@ -415,6 +626,8 @@ def present(
     svg: Path | None,
     terminal: bool,
     self_contained: bool,
+    format_option: str | None,
+    disclose: str | None,
 ) -> None:
     if not (as_payload or png or svg or terminal):
         fail(
@@ -431,9 +644,21 @@ def present(
     stored = guarded(FAILED, lambda: wallet.find(reference))
     if challenge is not None and not 0 < len(challenge) <= 256:
         fail("チャレンジは1〜256文字です", "the challenge must have 1 to 256 characters")
+    if format_option is not None and FORMAT_OPTIONS[format_option] != stored.format:
+        fail(
+            f"証明書 {_short(stored.id)} の形式は {stored.format} です "
+            f"(--format {format_option} ではありません)",
+            f"credential {_short(stored.id)} is {stored.format}, not --format {format_option}",
+        )
+    names = _claim_names(disclose)
+    if disclose is not None and stored.format != "dc+sd-jwt":
+        fail(
+            f"--disclose は SD-JWT 形式の証明書だけに使えます ({_short(stored.id)} は "
+            f"{stored.format})",
+            f"--disclose is for SD-JWT credentials only ({_short(stored.id)} is {stored.format})",
+        )
     nonce = challenge or base64url_encode(secrets.token_bytes(9))
-    vp = guarded(FAILED, lambda: build_presentation(stored, nonce, envelope.QR_DOMAIN))
-    text = envelope.encode_presentation(vp, issuer_by_registry=not self_contained)
+    text = _presentation_text(stored, nonce, names, self_contained=self_contained)
     if as_payload:
         click.echo(text)
     code = segno.make_qr(text, error="m")
@@ -535,6 +760,7 @@ def import_command(ctx: Context, file: Path) -> None:
 def renew(ctx: Context, reference: str) -> None:
     wallet = ctx.load()
     stored = guarded(FAILED, lambda: wallet.find(reference))
+    _require_ldp(stored, "更新", "renewal")
     key = PrivateKey.from_jwk(stored.holder_jwk)
     renewed = guarded(
         FAILED,
@@ -574,8 +800,11 @@ def _municipality_name(stored: StoredCredential | None, lg_code: str) -> tuple[s
 
 
 def _is_registration(stored: StoredCredential, lg_code: str) -> bool:
+    """A resident credential of ``lg_code`` that can prove the registration to its issuer
+    (an ``ldp_vc``: check-ins, applications and renewal take those)."""
     return (
-        RESIDENT_CREDENTIAL_TYPE in _types(stored.credential)
+        stored.format == "ldp_vc"
+        and RESIDENT_CREDENTIAL_TYPE in _types(stored.credential)
         and summary(stored)["lgCode"] == lg_code
     )
 
@@ -934,12 +1163,12 @@ def _receive_premium(
             other.id == new.id
             or other.holder_jwk != applying.holder_jwk
             or other.issuer_url != application.issuer_url
-            or RESIDENT_CREDENTIAL_TYPE not in _types(other.credential)
+            or RESIDENT_CREDENTIAL_TYPE not in _types(credential_view(other))
             or other.state in INACTIVE_STATES
         ):
             continue
         try:
-            state = client.current_state(http, other.credential, now=_now())
+            state = _state_of(http, other)
         except FurusatoError:
             continue  # checked again with show --refresh
         other.checked_at = _stamp()

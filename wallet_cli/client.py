@@ -2,8 +2,10 @@
 
 receive: offer (by value or by reference) → issuer metadata → token (with the tx_code when
 the offer asks) → c_nonce → a fresh Ed25519 key for this registration and a key proof JWT →
-the credential, which is checked before it is kept: a valid issuer proof, our key as its
-subject, the furusato profile.
+the credential, in the format the resident chose (``ldp_vc``, ``jwt_vc_json``, ``dc+sd-jwt``:
+docs/formats.md), which is checked before it is kept: a valid issuer proof or signature (the
+key from the issuer's DID document), our key as its subject (``cnf.jwk`` for SD-JWT), the
+furusato profile, its status entries and their state.
 
 Premium registration (docs/wallet.md): a check-in QR is read and its signature checked
 against the municipality's DID before anything is sent (``parse_checkin_qr``,
@@ -28,13 +30,25 @@ from did.document import public_key_from_verification_method
 from did.errors import FurusatoError, LimitExceededError
 from did.jsonio import Limits, load_json
 from did.key import did_key_from_public_key, did_key_verification_method_id
-from did.keys import KeyType, PrivateKey, generate_private_key
+from did.keys import KeyType, PrivateKey, PublicKey, generate_private_key
 from did.multibase import base64url_decode
 from did.resolver import Resolver
-from vc import oid4vci
-from vc.furusato import ACTIVITY_CREDENTIAL_TYPE
-from vc.model import issuer_id, subject_ids
-from vc.statuslist import StatusListDocument
+from vc import jose, oid4vci, sdjwt
+from vc.dates import parse_datetime
+from vc.furusato import (
+    ACTIVITY_CREDENTIAL_TYPE,
+    RESIDENT_VCT,
+    SD_JWT_STATUS_MEMBER,
+    profile_problems,
+)
+from vc.model import as_list, issuer_id, subject_ids
+from vc.statuslist import (
+    LIST_CREDENTIAL_TYPE,
+    MIN_ENTRIES,
+    BitstringStatusList,
+    StatusListDocument,
+    parse_status_entries,
+)
 from vc.verify import VerifyOptions, verify_credential
 from wallet_cli.store import APPLICATION_STATES, WalletError
 
@@ -161,9 +175,18 @@ def _refused(step_en: str, step_ja: str, body: Any) -> WalletError:
 
 @dataclass(frozen=True)
 class Received:
-    credential: dict[str, Any]
+    credential: dict[str, Any]  # the decoded JSON for the compact formats
     holder: PrivateKey
     issuer_url: str
+    format: str = "ldp_vc"
+    encoded: str | None = None  # the compact string as received (jwt_vc_json, dc+sd-jwt)
+
+
+FORMAT_CONFIGURATIONS: Mapping[str, str] = {
+    oid4vci.FURUSATO_RESIDENT_CONFIGURATIONS[config_id].format: config_id
+    for config_id in oid4vci.FURUSATO_RESIDENT_CONFIGURATIONS
+}
+"""OID4VCI format (``ldp_vc``, ``jwt_vc_json``, ``dc+sd-jwt``) → our configuration id."""
 
 
 def fetch_offer(http: HttpClient, text: str) -> oid4vci.CredentialOffer:
@@ -185,12 +208,27 @@ def receive(
     random_bytes: Callable[[int], bytes] = secrets.token_bytes,
     holder: PrivateKey | None = None,
     expected_issuer: str | None = None,
+    credential_format: str | None = None,
 ) -> Received:
     """Run the pre-authorized code flow; return the checked credential and its key — a new
     one, or ``holder`` (a premium credential goes to the registration key that applied).
-    With ``expected_issuer``, an offer of any other issuer is refused before it is used."""
+    With ``expected_issuer``, an offer of any other issuer is refused before it is used.
+    ``credential_format`` (``ldp_vc``, ``jwt_vc_json``, ``dc+sd-jwt``) requests our resident
+    configuration of that format, which the offer must list; without it, the offer's first."""
     offer = fetch_offer(http, offer_text)
     issuer = offer.credential_issuer
+    if credential_format is None:
+        configuration = offer.credential_configuration_ids[0]
+    else:
+        configuration = FORMAT_CONFIGURATIONS.get(credential_format, "")
+        if configuration not in offer.credential_configuration_ids:
+            raise WalletError(
+                f"the offer does not include the format {credential_format} "
+                f"(it offers: {', '.join(clean_text(c, 80) for c in offer.credential_configuration_ids)})",
+                f"申込みに形式 {credential_format} は含まれていません "
+                f"(申込みの形式: {', '.join(clean_text(c, 80) for c in offer.credential_configuration_ids)})",
+                code="format_not_offered",
+            )
     if expected_issuer is not None and issuer != expected_issuer:
         raise WalletError(
             f"the offer comes from {issuer}, not from {expected_issuer}",
@@ -219,7 +257,7 @@ def receive(
     if status != 200 or not isinstance(token, dict) or "access_token" not in token:
         raise _refused("token request", "トークン要求", token)
     holder = holder or generate_private_key(KeyType.ED25519, random_bytes)
-    configuration = offer.credential_configuration_ids[0]
+    fmt = _configuration_format(metadata, configuration)
     nonce = None
     if metadata.get("nonce_endpoint"):
         status, body = http.post(str(metadata["nonce_endpoint"]))
@@ -248,8 +286,214 @@ def receive(
             "発行者の応答に証明書がありません",
             code="no_credential",
         ) from None
-    check_received(http, credential, holder, now=now)
-    return Received(credential, holder, issuer)
+    if fmt == "ldp_vc":
+        check_received(http, credential, holder, now=now)
+        return Received(credential, holder, issuer)
+    decoded = check_received_compact(http, fmt, credential, holder, now=now)
+    return Received(decoded, holder, issuer, fmt, credential)
+
+
+def _configuration_format(metadata: Mapping[str, Any], configuration: str) -> str:
+    """The format the issuer metadata gives the configuration (ours, when it says none)."""
+    supported = metadata.get("credential_configurations_supported")
+    entry = supported.get(configuration) if isinstance(supported, dict) else None
+    fmt = entry.get("format") if isinstance(entry, dict) else None
+    if fmt is None and configuration in oid4vci.FURUSATO_RESIDENT_CONFIGURATIONS:
+        fmt = oid4vci.FURUSATO_RESIDENT_CONFIGURATIONS[configuration].format
+    if fmt is None:
+        fmt = "ldp_vc"
+    if fmt not in FORMAT_CONFIGURATIONS:
+        raise WalletError(
+            f"the wallet does not keep credentials of format {clean_text(fmt, 40)}",
+            f"ウォレットは形式 {clean_text(fmt, 40)} の証明書を保管できません",
+            code="unsupported_format",
+        )
+    return str(fmt)
+
+
+def _not_verified(exc: FurusatoError) -> WalletError:
+    return WalletError(
+        f"the received credential does not verify: {exc.message_en}",
+        f"受け取った証明書を検証できません: {exc.message_ja}",
+        code=exc.code,
+    )
+
+
+def _assertion_key(res: Resolver) -> Callable[[str], PublicKey]:
+    """``kid`` → the issuer's key: an assertion method of its DID document (a revoked key is
+    under none)."""
+
+    def key_for(kid: str) -> PublicKey:
+        return public_key_from_verification_method(res.dereference(kid, "assertionMethod"))
+
+    return key_for
+
+
+def _sd_jwt_issuer_key(res: Resolver) -> sdjwt.IssuerKeyResolver:
+    """The SD-JWT issuer's key by the header ``kid``, whose DID must be ``iss``."""
+    key_for = _assertion_key(res)
+
+    def issuer_key(header: Mapping[str, Any], payload: Mapping[str, Any]) -> PublicKey:
+        kid = header.get("kid")
+        kid = kid if isinstance(kid, str) else ""
+        did, _, fragment = kid.partition("#")
+        if not did.startswith("did:") or not fragment or payload.get("iss") != did:
+            raise WalletError(
+                "the SD-JWT's kid is not a key of its issuer (iss)",
+                "SD-JWT の kid が発行者 (iss) の鍵ではありません",
+                code="issuer_mismatch",
+            )
+        return key_for(kid)
+
+    return issuer_key
+
+
+def status_holder(fmt: str, credential: Mapping[str, Any]) -> dict[str, Any]:
+    """The status entries of a decoded credential of either shape, as ``credentialStatus``
+    (VCDM, ``jwt_vc_json``) or from ``status.bitstring_status_list`` (``dc+sd-jwt``)."""
+    if fmt == "dc+sd-jwt":
+        status = credential.get("status")
+        entries = status.get(SD_JWT_STATUS_MEMBER) if isinstance(status, dict) else None
+        return {"credentialStatus": entries} if entries is not None else {}
+    return (
+        {"credentialStatus": credential["credentialStatus"]}
+        if "credentialStatus" in (credential)
+        else {}
+    )
+
+
+def credential_issuer(fmt: str, credential: Mapping[str, Any]) -> str | None:
+    """The issuer DID of a decoded credential (``iss`` for SD-JWT)."""
+    if fmt == "dc+sd-jwt":
+        iss = credential.get("iss")
+        return iss if isinstance(iss, str) else None
+    return issuer_id(credential)
+
+
+def verify_compact(http: HttpClient, fmt: str, encoded: str, *, now: datetime) -> dict[str, Any]:
+    """The decoded JSON of a VC-JWT or SD-JWT VC whose signature verifies with its issuer's
+    key (from the issuer's DID document).  Raises a :class:`FurusatoError`."""
+    res = resolver(http)
+    if fmt == "jwt_vc_json":
+        return jose.verify_vc_jwt(encoded, key_for=_assertion_key(res), now=now).credential
+    if fmt == "dc+sd-jwt":
+        verified = sdjwt.verify_sd_jwt(encoded, issuer_key=_sd_jwt_issuer_key(res), now=now)
+        return verified.processed_claims
+    raise WalletError(
+        f"not a compact format: {clean_text(fmt, 40)}",
+        f"コンパクト形式ではありません: {clean_text(fmt, 40)}",
+        code="unsupported_format",
+    )
+
+
+def check_received_compact(
+    http: HttpClient, fmt: str, credential: Any, holder: PrivateKey, *, now: datetime
+) -> dict[str, Any]:
+    """Keep only a VC-JWT / SD-JWT VC that verifies, is bound to our key (its
+    ``credentialSubject.id`` / ``cnf.jwk``), follows the profile and has active status
+    entries.  Returns its decoded JSON."""
+    if not isinstance(credential, str):
+        raise WalletError(
+            f"a {fmt} credential must arrive as a compact string",
+            f"{fmt} の証明書はコンパクト形式の文字列で届くはずです",
+            code="malformed",
+        )
+    try:
+        decoded = verify_compact(http, fmt, credential, now=now)
+    except FurusatoError as exc:
+        raise _not_verified(exc) from None
+    if fmt == "jwt_vc_json":
+        bound = subject_ids(decoded) == [did_key_from_public_key(holder.public_key)]
+        problems = profile_problems({k: v for k, v in decoded.items() if k != "iat"})
+        if problems:
+            raise _not_verified(problems[0])
+        until = decoded.get("validUntil")
+        if until is not None and parse_datetime(until, "validUntil") <= now:
+            raise WalletError(
+                "the received credential has expired",
+                "受け取った証明書は期限切れです",
+                code="expired",
+            )
+    else:
+        cnf = decoded.get("cnf")
+        jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
+        try:
+            bound = isinstance(jwk, dict) and PublicKey.from_jwk(jwk) == holder.public_key
+        except FurusatoError:
+            bound = False
+        if decoded.get("vct") != RESIDENT_VCT:
+            raise WalletError(
+                "the SD-JWT VC is not a furusato resident credential (vct)",
+                "SD-JWT VC がふるさと住民の証明書ではありません (vct)",
+                code="malformed",
+            )
+    if not bound:
+        raise WalletError(
+            "the credential is not about this wallet's key",
+            "証明書がこのウォレットの鍵のものではありません",
+            code="holder_binding_failed",
+        )
+    holder_doc = status_holder(fmt, decoded)
+    if not as_list(holder_doc.get("credentialStatus")):
+        raise WalletError(
+            "the credential has no status entries",
+            "証明書にステータスがありません",
+            code="status_missing",
+        )
+    state = status_state(http, holder_doc, credential_issuer(fmt, decoded), now=now)
+    if state != "active":
+        raise WalletError(
+            f"the received credential is not active ({state})",
+            f"受け取った証明書は有効ではありません ({state})",
+            code=state if state in ("revoked", "suspended") else "status_unknown",
+        )
+    return decoded
+
+
+def status_state(
+    http: HttpClient, status: Mapping[str, Any], issuer: str | None, *, now: datetime
+) -> str:
+    """active / revoked / suspended / unknown from the issuer's published Bitstring Status
+    Lists (each list verified: its proof, its issuer, its purpose, its size).
+    ``status`` holds ``credentialStatus`` (see :func:`status_holder`)."""
+    try:
+        entries = parse_status_entries(status)
+    except FurusatoError:
+        return "unknown"
+    if not entries or issuer is None:
+        return "unknown"
+    lists = StatusLists(http, now)
+    res = resolver(http)
+    found: set[str] = set()
+    for entry in entries:
+        document = lists.get(entry.list_url)
+        if document is None:
+            return "unknown"
+        listed = document.credential
+        subject = listed.get("credentialSubject")
+        if (
+            listed.get("id") not in (None, entry.list_url)
+            or LIST_CREDENTIAL_TYPE not in as_list(listed.get("type"))
+            or issuer_id(listed) != issuer
+            or not isinstance(subject, dict)
+            or entry.purpose not in as_list(subject.get("statusPurpose"))
+        ):
+            return "unknown"
+        if not verify_credential(listed, resolver=res, options=VerifyOptions(now=now)).verified:
+            return "unknown"
+        try:
+            bits = BitstringStatusList.decode(subject.get("encodedList"))
+            if bits.length < MIN_ENTRIES or (entry.index + 1) * entry.size > bits.length:
+                return "unknown"
+            value = bits.get_status(entry.index, entry.size)
+        except FurusatoError:
+            return "unknown"
+        if value and entry.purpose in ("revocation", "suspension"):
+            found.add("revoked" if entry.purpose == "revocation" else "suspended")
+    for state in ("revoked", "suspended"):
+        if state in found:
+            return state
+    return "active"
 
 
 def check_received(http: HttpClient, credential: Any, holder: PrivateKey, *, now: datetime) -> None:
@@ -301,8 +545,19 @@ class StatusLists:
         )
 
 
-def current_state(http: HttpClient, credential: dict[str, Any], *, now: datetime) -> str:
-    """active / revoked / suspended / expired / unknown, from the issuer's published lists."""
+def current_state(
+    http: HttpClient,
+    credential: dict[str, Any],
+    *,
+    now: datetime,
+    credential_format: str = "ldp_vc",
+    encoded: str | None = None,
+) -> str:
+    """active / revoked / suspended / expired / unknown, from the issuer's published lists.
+    For the compact formats give ``encoded`` (the string as received): its signature is
+    checked again and the status entries of either shape are read."""
+    if credential_format != "ldp_vc":
+        return _compact_state(http, credential_format, encoded, now=now)
     result = verify_credential(
         credential,
         resolver=resolver(http),
@@ -315,6 +570,27 @@ def current_state(http: HttpClient, credential: dict[str, Any], *, now: datetime
         if code in codes:
             return code
     return "unknown"
+
+
+def _compact_state(http: HttpClient, fmt: str, encoded: str | None, *, now: datetime) -> str:
+    if encoded is None:
+        return "unknown"
+    try:
+        decoded = verify_compact(http, fmt, encoded, now=now)
+    except FurusatoError as exc:
+        return "expired" if exc.code == "expired" else "unknown"
+    state = status_state(
+        http, status_holder(fmt, decoded), credential_issuer(fmt, decoded), now=now
+    )
+    if state != "active":
+        return state
+    until = decoded.get("validUntil")
+    try:
+        if until is not None and parse_datetime(until, "validUntil") <= now:
+            return "expired"
+    except FurusatoError:
+        return "unknown"
+    return "active"
 
 
 def renew(

@@ -31,9 +31,21 @@ class WalletError(FurusatoError):
     code = "wallet_error"
 
 
+CREDENTIAL_FORMATS = ("ldp_vc", "jwt_vc_json", "dc+sd-jwt")
+"""The OID4VCI formats the wallet keeps (docs/formats.md)."""
+
+
 @dataclass
 class StoredCredential:
-    """A credential and the holder key made for its registration."""
+    """A credential and the holder key made for its registration.
+
+    ``format`` is the OID4VCI format (:data:`CREDENTIAL_FORMATS`).  For ``ldp_vc``
+    ``credential`` is the credential as received.  For the compact formats ``encoded`` is the
+    string as received (what is presented) and ``credential`` its decoded JSON, checked at
+    receipt: the VC-JWT's payload (``jwt_vc_json``), the processed claims with every
+    disclosure (``dc+sd-jwt``) — what ``list`` and ``show`` read.  Wallets written before the
+    compact formats have no ``encoded`` member; they load as they are.
+    """
 
     id: str
     format: str
@@ -43,9 +55,10 @@ class StoredCredential:
     received_at: str
     state: str = "unknown"  # active | revoked | suspended | unknown, as last checked
     checked_at: str | None = None
+    encoded: str | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        value = {
             "id": self.id,
             "format": self.format,
             "credential": self.credential,
@@ -55,10 +68,13 @@ class StoredCredential:
             "state": self.state,
             "checkedAt": self.checked_at,
         }
+        if self.encoded is not None:
+            value["encoded"] = self.encoded
+        return value
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> StoredCredential:
-        return cls(
+        stored = cls(
             value["id"],
             value["format"],
             value["credential"],
@@ -67,7 +83,13 @@ class StoredCredential:
             value["receivedAt"],
             value.get("state", "unknown"),
             value.get("checkedAt"),
+            _optional_str(value.get("encoded")),
         )
+        if stored.format not in CREDENTIAL_FORMATS or (
+            (stored.encoded is None) != (stored.format == "ldp_vc")
+        ):
+            raise TypeError(f"unknown or incomplete credential format {stored.format!r}")
+        return stored
 
 
 def _optional_str(value: Any) -> str | None:
