@@ -31,7 +31,7 @@
 import {readFileSync} from 'node:fs';
 import {dirname, join} from 'node:path';
 import {fileURLToPath} from 'node:url';
-import {createInterface} from 'node:readline';
+import {HarnessError, main} from './harness.mjs';
 import nodeCrypto from 'node:crypto';
 
 import {SDJwtVcInstance} from '@sd-jwt/sd-jwt-vc';
@@ -39,12 +39,6 @@ import {ES256, digest, generateSalt} from '@sd-jwt/crypto-nodejs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
-class HarnessError extends Error {
-  constructor(message) {
-    super(message);
-    this.name = 'HarnessError';
-  }
-}
 
 // ---------------------------------------------------------------------------
 // keys
@@ -275,18 +269,6 @@ const COMMANDS = {
   }
 };
 
-async function runCommand(command, payload) {
-  const fn = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
-  if(!fn) {
-    throw new HarnessError(`unknown command "${command}" (commands: ` +
-      `${Object.keys(COMMANDS).join(', ')}, serve)`);
-  }
-  if(!payload || typeof payload !== 'object' || Array.isArray(payload)) {
-    throw new HarnessError('the request must be a JSON object');
-  }
-  return fn(payload);
-}
-
 function errorJson(e) {
   return {
     name: e?.name ?? 'Error',
@@ -298,63 +280,4 @@ function errorJson(e) {
 // ---------------------------------------------------------------------------
 // main
 
-async function readStdin() {
-  const chunks = [];
-  for await (const chunk of process.stdin) {
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-async function oneShot(command) {
-  try {
-    const text = await readStdin();
-    const payload = text.trim() === '' ? {} : JSON.parse(text);
-    const result = await runCommand(command, payload);
-    process.stdout.write(JSON.stringify(result) + '\n');
-    return 0;
-  } catch(e) {
-    process.stderr.write(JSON.stringify({error: errorJson(e)}) + '\n');
-    return 1;
-  }
-}
-
-async function serve() {
-  // keep stdout for protocol lines only
-  const toStderr = (...args) => process.stderr.write(
-    args.map(a => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ') +
-    '\n');
-  console.log = toStderr;
-  console.info = toStderr;
-  console.warn = toStderr;
-  console.debug = toStderr;
-
-  const rl = createInterface({input: process.stdin, crlfDelay: Infinity});
-  for await (const line of rl) {
-    if(line.trim() === '') {
-      continue;
-    }
-    let id = null;
-    let answer;
-    try {
-      const request = JSON.parse(line);
-      id = request?.id ?? null;
-      const result = await runCommand(request?.command, request?.payload);
-      answer = {id, ok: true, result};
-    } catch(e) {
-      answer = {id, ok: false, error: errorJson(e)};
-    }
-    process.stdout.write(JSON.stringify(answer) + '\n');
-  }
-  return 0;
-}
-
-const command = process.argv[2];
-if(!command) {
-  process.stderr.write('usage: node sdjwt.mjs <command> < request.json\n' +
-    `       node sdjwt.mjs serve\ncommands: ${Object.keys(COMMANDS).join(', ')}\n`);
-  process.exitCode = 2;
-} else {
-  process.exitCode = command === 'serve' ? await serve() :
-    await oneShot(command);
-}
+await main('sdjwt.mjs', COMMANDS, errorJson);
