@@ -79,6 +79,8 @@ def run_server(settings: Settings, *, demo_lg_code: str, echo: Callable[[str], N
     echo(f"データ / data: {settings.data_dir} ({backend})")
     for tenant in tenants:
         echo(f"登録ページ / registration: {base}/lg/{tenant.lg_code}/register  ({tenant.name})")
+    methods = ", ".join(svc.identity.methods) or "未設定 / none (docs/premium.md)"
+    echo(f"プレミアム登録の本人確認 / premium identity proofing: {methods}")
     echo(f"管理コンソール / admin console: {base}/admin")
     echo(f"API ドキュメント / API docs: {base}/docs  (OpenAPI: {base}/openapi.json)")
     if admin_token:

@@ -1220,6 +1220,8 @@ def test_serve_first_start_then_restart(tmp_path: Path) -> None:
         assert docs == f"http://localhost:{port}/docs", output
         assert token is not None, output
         assert TOKEN.fullmatch(token), output
+        # no identity provider configured: said plainly, with where to read how
+        assert "premium identity proofing: 未設定 / none (docs/premium.md)" in output
         assert "FURUSATO_ISSUER_SECRET" in output  # the warning about the stored secret
         assert f"did:web:localhost%3A{port}:lg:{LG}" in output
 
