@@ -470,7 +470,15 @@ def verify_command(
     help="待ち受けるアドレス (この端末だけなら 127.0.0.1) / address to listen on",
 )
 @click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True)
-def serve_command(cache_dir: Path | None, policy_path: str | None, host: str, port: int) -> None:
+@click.option(
+    "--public-url",
+    default=None,
+    help="ウォレットがこの端末に届く https の URL (OpenID4VP の response_uri の基点) / "
+    "the https URL wallets reach this device at (base of the OpenID4VP response_uri)",
+)
+def serve_command(
+    cache_dir: Path | None, policy_path: str | None, host: str, port: int, public_url: str | None
+) -> None:
     policy = load_policy(policy_path)
     directory = cache_dir or default_cache_dir()
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"  # noqa: S104
@@ -483,7 +491,7 @@ def serve_command(cache_dir: Path | None, policy_path: str | None, host: str, po
         )
     from verifier import web  # FastAPI and uvicorn: only the server pays for importing them
 
-    web.run(directory, policy, host=host, port=port)
+    web.run(directory, policy, host=host, port=port, public_url=public_url)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,6 +19,17 @@ API (JSON; errors are problem+json):
   policy's window;
 * ``GET /api/cache`` → the cache summary.
 
+OpenID4VP 1.0 (docs/oid4vp.md; the online case: a wallet on a phone answers over the network):
+
+* ``/oid4vp`` — the page: a button makes a request, its QR is shown, the result appears when the
+  wallet has answered (the page polls);
+* ``POST /oid4vp/requests`` (optional JSON ``{"formats": [...], "claims": [[...], ...]}``) →
+  ``{"id", "uri", "qr", "expiresAt", "statusUrl"}``: a transaction with a fresh nonce and state;
+* ``POST /oid4vp/response`` — the wallet's ``direct_post`` (form: ``vp_token``, ``state``) →
+  200 ``{}`` when verified; a refused presentation, an unknown or expired ``state`` or a second
+  response to the same request → 400 problem+json with a code;
+* ``GET /oid4vp/requests/{id}`` → the transaction's status and, once answered, the result.
+
 It serves the verifying device itself: ``serve`` binds to 127.0.0.1 unless told otherwise.
 Nothing from a QR code is logged.
 """
@@ -35,6 +46,7 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import segno
 import uvicorn
@@ -49,11 +61,24 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from did.errors import FurusatoError, LimitExceededError, MalformedValueError
 from did.jsonio import Limits, load_json
 from shellkit.qrimage import read_one_qr_bytes
-from shellkit.web import ASGIApp, BodyLimit, Receive, Scope, SecurityHeaders, Send, problem_response
-from vc import envelope, formats
+from shellkit.web import (
+    PROBLEM_JSON,
+    ASGIApp,
+    BodyLimit,
+    Receive,
+    Scope,
+    SecurityHeaders,
+    Send,
+    prefers_english,
+    problem_body,
+    problem_response,
+    status_of,
+)
+from vc import envelope, formats, oid4vp
 from vc.dates import format_datetime
 from vc.result import VerificationResult, failed, from_error
 from verifier import check as checking
+from verifier import oid4vp as oid4vp_verifier
 from verifier.cache import VerifierCache
 from verifier.display import Summary, age_lines, ago, cache_summary, check_line, headline
 from verifier.policy import Policy
@@ -62,6 +87,8 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 MAX_BODY = 8 * 1024 * 1024  # a phone photo of a QR code
 MAX_PAYLOAD = 64 * 1024
 MAX_CHALLENGES = 1000
+MAX_OID4VP_RESPONSE = 2 * 1024 * 1024  # a form-encoded vp_token (oid4vp.MAX_VP_TOKEN_BYTES)
+OID4VP_MIN_LIFETIME = timedelta(minutes=5)  # time to open the wallet, scan, choose, consent
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp")
 
 
@@ -157,6 +184,58 @@ def result_json(result: VerificationResult, now: datetime, cache: VerifierCache)
     }
 
 
+def oid4vp_result_json(
+    outcome: oid4vp.ResponseVerification, now: datetime, cache: VerifierCache
+) -> dict[str, Any]:
+    """An OpenID4VP outcome for the page: the overall verdict, the response's own failed
+    checks, and per presentation what :func:`result_json` says plus the claims it disclosed."""
+    return {
+        "verified": outcome.verified,
+        "codes": outcome.codes,
+        "reasons": [
+            {"code": c.code, "ja": c.message("ja"), "en": c.message("en")}
+            for c in outcome.checks
+            if not c.ok
+        ],
+        "credentials": [_presented_json(p, now, cache) for p in outcome.presentations],
+    }
+
+
+def _presented_json(
+    presented: oid4vp.PresentedCredential, now: datetime, cache: VerifierCache
+) -> dict[str, Any]:
+    out = result_json(presented.result, now, cache)
+    out["reasons"] += [
+        {"code": c.code, "ja": c.message("ja"), "en": c.message("en")}
+        for c in presented.checks
+        if not c.ok
+    ]
+    out |= {
+        "id": presented.query_id,
+        "format": presented.format,
+        "verified": presented.verified,
+        "claims": dict(presented.claims) if presented.claims is not None else None,
+    }
+    return out
+
+
+def _dcql_of(options: object) -> dict[str, Any]:
+    """The DCQL query of the page's request body: ``formats`` (default: all three) and
+    ``claims`` (paths of the SD-JWT VC claims; default: tier and lgCode)."""
+    if not isinstance(options, dict) or not set(options) <= {"formats", "claims"}:
+        raise MalformedValueError(
+            'send {"formats": [...], "claims": [[...], ...]}',
+            '{"formats": [...], "claims": [[...], ...]} を送ってください',
+        )
+    fmts = options.get("formats", list(oid4vp.FORMATS))
+    claims = options.get("claims", [list(p) for p in oid4vp.DEFAULT_CLAIMS])
+    if not isinstance(fmts, list) or not isinstance(claims, list):
+        raise MalformedValueError("formats and claims are arrays", "formats と claims は配列です")
+    if not all(isinstance(p, list) for p in claims):
+        raise MalformedValueError("each claim is a path (an array)", "各クレームはパス (配列) です")
+    return oid4vp.furusato_dcql_query(fmts, claims=claims)
+
+
 def _lang(request: Request) -> str:
     return "en" if request.query_params.get("lang") == "en" else "ja"
 
@@ -213,9 +292,13 @@ def create_app(
     *,
     clock: Callable[[], datetime],
     allowed_hosts: Sequence[str] = LOCAL_HOSTS,
+    public_url: str | None = None,
+    random_bytes: Callable[[int], bytes] = secrets.token_bytes,
 ) -> FastAPI:
     """The app; ``allowed_hosts`` are the Host headers it answers (DNS rebinding: a web page
-    elsewhere must not reach the device's verifier through a name that points here)."""
+    elsewhere must not reach the device's verifier through a name that points here).
+    ``public_url`` is where wallets reach it (its OpenID4VP ``response_uri`` is under it; by
+    default the URL the page was loaded from — https, or http on loopback for tests)."""
     app = FastAPI(
         title="furusato-vc verifier",
         version="0.1.0",
@@ -225,6 +308,8 @@ def create_app(
     )
     state = Verifier(cache, policy, clock, Challenges(policy.window))
     app.state.verifier = state
+    transactions = oid4vp_verifier.Transactions(max(policy.window, OID4VP_MIN_LIFETIME))
+    app.state.oid4vp = transactions
     templates = Jinja2Templates(directory=str(resources.files("verifier").joinpath("templates")))
 
     def page(request: Request, name: str, **context: Any) -> HTMLResponse:
@@ -362,6 +447,112 @@ def create_app(
         registry = cache.registry(now)
         return JSONResponse(cache_summary(cache, cache.age(), registry, now))
 
+    @app.get("/oid4vp", response_class=HTMLResponse)
+    def oid4vp_page(request: Request) -> HTMLResponse:
+        return page(request, "oid4vp.html")
+
+    @app.post("/oid4vp/requests", status_code=201)
+    async def oid4vp_request(request: Request) -> JSONResponse:
+        body = await request.body()
+        options: object = {}
+        if body:
+            media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if media != "application/json":
+                raise WebError(
+                    "send the body as application/json",
+                    "本文は application/json で送ってください",
+                    status=415,
+                    code="unsupported_media_type",
+                )
+            options = load_json(body, Limits(max_bytes=4096, max_depth=4, max_nodes=256))
+        query = _dcql_of(options)
+        base = (public_url or str(request.base_url)).rstrip("/")
+        now = clock()
+        tx = transactions.create(
+            base + "/oid4vp/response",
+            query,
+            now=now,
+            random_bytes=random_bytes,
+            unsafe_allow_http_loopback=True,
+        )
+        uri = tx.request.to_uri()
+        buffer = io.BytesIO()
+        segno.make(uri, error="l", micro=False).save(buffer, kind="png", scale=4, border=4)
+        qr = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+        return JSONResponse(
+            {
+                "id": tx.id,
+                "uri": uri,
+                "qr": qr,
+                "expiresAt": format_datetime(tx.expires_at),
+                "statusUrl": f"/oid4vp/requests/{tx.id}",
+            },
+            status_code=201,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @app.post("/oid4vp/response")
+    async def oid4vp_response(request: Request) -> JSONResponse:
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != "application/x-www-form-urlencoded":
+            raise WebError(
+                "send the response as application/x-www-form-urlencoded (direct_post)",
+                "応答は application/x-www-form-urlencoded で送ってください (direct_post)",
+                status=415,
+                code="unsupported_media_type",
+            )
+        body = await request.body()
+        if len(body) > MAX_OID4VP_RESPONSE:
+            raise LimitExceededError("the response is too large", "応答が大きすぎます")
+        try:
+            pairs = parse_qsl(
+                body.decode("utf-8"),
+                keep_blank_values=True,
+                strict_parsing=True,
+                max_num_fields=oid4vp.MAX_FORM_FIELDS,
+            )
+        except (ValueError, UnicodeDecodeError):
+            raise oid4vp.InvalidResponseError(
+                "the form is not well-formed", "フォームの形式が不正です"
+            ) from None
+        response = oid4vp.parse_response(pairs)
+        now = clock()
+        tx = transactions.take(response.state, now)
+        outcome = oid4vp_verifier.verify_with_cache(
+            tx.request, response, cache=cache, policy=policy, now=now
+        )
+        tx.outcome = outcome
+        if not outcome.verified:
+            error = oid4vp.InvalidResponseError(
+                "the presentation was not accepted: " + ", ".join(outcome.codes),
+                "提示を受け付けられませんでした: " + ", ".join(outcome.codes),
+                code="oid4vp_presentation_refused",
+            )
+            status = status_of(error)
+            payload = problem_body(error, status, english=prefers_english(request))
+            payload["codes"] = outcome.codes
+            return JSONResponse(
+                payload,
+                status_code=status,
+                headers={"Cache-Control": "no-store"},
+                media_type=PROBLEM_JSON,
+            )
+        return JSONResponse({}, headers={"Cache-Control": "no-store"})
+
+    @app.get("/oid4vp/requests/{tid}")
+    def oid4vp_status(tid: str) -> JSONResponse:
+        now = clock()
+        tx = transactions.get(tid[:64], now)
+        answer: dict[str, Any] = {
+            "id": tx.id,
+            "status": tx.status(now),
+            "createdAt": format_datetime(tx.created_at),
+            "expiresAt": format_datetime(tx.expires_at),
+        }
+        if tx.outcome is not None:
+            answer["result"] = oid4vp_result_json(tx.outcome, now, cache)
+        return JSONResponse(answer, headers={"Cache-Control": "no-store"})
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -416,9 +607,17 @@ def default_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def run(cache_dir: Path, policy: Policy, *, host: str, port: int) -> None:
+def run(
+    cache_dir: Path, policy: Policy, *, host: str, port: int, public_url: str | None = None
+) -> None:
     # Listening on every address (a LAN tablet): any Host; otherwise loopback names and the
     # address given.
     hosts = ["*"] if host in ("0.0.0.0", "::") else [*LOCAL_HOSTS, host]  # noqa: S104
-    app = create_app(VerifierCache(cache_dir), policy, clock=default_clock, allowed_hosts=hosts)
+    app = create_app(
+        VerifierCache(cache_dir),
+        policy,
+        clock=default_clock,
+        allowed_hosts=hosts,
+        public_url=public_url,
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
