@@ -73,6 +73,9 @@ def new_credential_id(random_bytes: Callable[[int], bytes] = secrets.token_bytes
     return f"urn:uuid:{uuid.UUID(bytes=random_bytes(16), version=4)}"
 
 
+SD_JWT_DISCLOSABLE = ("registeredSince",)
+
+
 def _allocate_all(
     session: Session, tenant: TenantInfo, credential_id: str, settings: Settings, now: datetime
 ) -> list[dict[str, str]]:
@@ -232,12 +235,14 @@ def issue_resident(
                     issued_at=now,
                     status=entries,
                 )
-                # nothing selectively disclosable (yet): each claim is a registration fact
-                # every verifier needs, and none is personal data
+                # tier and municipality are what every verifier checks; when the person
+                # registered is not, and in a small town it narrows who they are: the holder
+                # discloses it only when asked (docs/formats.md)
                 delivered = issue_sd_jwt(
                     claims,
                     key.signer,
                     kid=key.verification_method,
+                    disclosable=SD_JWT_DISCLOSABLE,
                     random_bytes=secrets.token_bytes,
                 )
             else:  # pragma: no cover - every configuration of ours has one of the three

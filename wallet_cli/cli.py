@@ -20,9 +20,11 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 import segno
@@ -42,7 +44,7 @@ from shellkit.cli import (
 )
 from shellkit.files import atomic_write
 from shellkit.qrimage import looks_like_image, read_one_qr
-from vc import envelope, jose, oid4vci, sdjwt
+from vc import envelope, jose, oid4vci, oid4vp, sdjwt
 from vc.furusato import ACTIVITY_CREDENTIAL_TYPE, RESIDENT_CREDENTIAL_TYPE, RESIDENT_VCT
 from vc.model import issuer_id
 from vc.presentation import create_presentation, sign_presentation
@@ -1307,6 +1309,109 @@ def _refresh_application(
             replaced=[{"id": c.id, "state": c.state} for c in changed],
         )
     return row
+
+
+def _choose(
+    query: Mapping[str, Any], matches: Mapping[str, list[oid4vp.Match]]
+) -> dict[str, oid4vp.Match] | None:
+    """One match per credential query the request needs: for each required set, its first
+    option whose queries all have a match (a premium registration first)."""
+    chosen: dict[str, oid4vp.Match] = {}
+    for options in oid4vp.required_query_ids(query):
+        option = next((o for o in options if all(matches.get(q) for q in o)), None)
+        if option is None:
+            return None
+        for query_id in option:
+            chosen[query_id] = max(
+                matches[query_id],
+                key=lambda m: m.candidate.claims.get("registrationTier") == "premium",
+            )
+    return chosen
+
+
+def _shared(match: oid4vp.Match) -> str:
+    if match.candidate.format == "dc+sd-jwt":
+        return ", ".join(".".join(str(p) for p in path) for path in match.disclose) or "—"
+    return "証明書全体 / the whole credential"
+
+
+@main.command(
+    help="オンラインの確認 (OpenID4VP) に応答します / Answer an online verifier's request "
+    "(OpenID4VP)"
+)
+@click.argument("request_text", metavar="REQUEST")
+@click.option("--credential", "reference", metavar="ID", help="使う証明書 / the credential to use")
+@click.option("--yes", is_flag=True, help="確認せずに送る / send without asking")
+@pass_context
+def respond(ctx: Context, request_text: str, reference: str | None, yes: bool) -> None:
+    request = guarded(
+        USAGE, lambda: oid4vp.parse_request_uri(request_text, unsafe_allow_http_loopback=True)
+    )
+    wallet = ctx.load()
+    if reference is not None:
+        stored = [guarded(FAILED, lambda: wallet.find(reference))]
+    else:
+        stored = [c for c in wallet.credentials if summary(c)["kind"] == "registration"]
+    usable = {c.id: c for c in stored if _usable(c)}
+    candidates = [
+        guarded(
+            FAILED,
+            lambda c=c: oid4vp.candidate(c.id, c.format, c.encoded or c.credential),  # type: ignore[misc]
+        )
+        for c in usable.values()
+    ]
+    chosen = _choose(request.dcql_query, oid4vp.match_dcql(request.dcql_query, candidates))
+    if chosen is None:
+        fail(
+            "この確認に使える証明書がウォレットにありません",
+            "no credential in the wallet answers this request",
+            FAILED,
+        )
+    where = urlsplit(request.response_uri).netloc
+    for match in chosen.values():
+        info = summary(usable[match.candidate.id])
+        ctx.say(
+            f"送信先 {where} に {info['municipality']} の証明書 ({_short(match.candidate.id)}) "
+            f"から: {_shared(match)}",
+            f"To {where}, from the {info['municipality']} credential "
+            f"({_short(match.candidate.id)}): {_shared(match)}",
+        )
+    if not yes and not click.confirm("送信しますか? / Send?", err=True, default=False):
+        fail("送信しませんでした", "not sent", FAILED)
+    answers: dict[str, list[Any]] = {}
+    for query_id, match in chosen.items():
+        credential = usable[match.candidate.id]
+        key = PrivateKey.from_jwk(credential.holder_jwk)
+        answers[query_id] = [
+            guarded(
+                FAILED,
+                lambda c=credential, m=match, k=key: oid4vp.present_for_request(  # type: ignore[misc]
+                    request,
+                    c.format,
+                    c.encoded or c.credential,
+                    k,
+                    disclose=m.disclose,
+                    now=_now(),
+                ),
+            )
+        ]
+    form = guarded(FAILED, lambda: oid4vp.build_vp_token(request, answers))
+    status, body = guarded(
+        FAILED, lambda: client.HttpClient().post(request.response_uri, data=form)
+    )
+    if status != 200:
+        fields: dict[str, Any] = body if isinstance(body, dict) else {}
+        messages = fields.get("messages") if isinstance(fields.get("messages"), dict) else {}
+        assert isinstance(messages, dict)
+        codes = [c for c in fields.get("codes") or [] if isinstance(c, str)][:5]
+        code = fields.get("code") if isinstance(fields.get("code"), str) else f"HTTP {status}"
+        why = client.clean_text(" ".join([str(code), *codes]), 200)
+        fail(
+            f"確認先が受け付けませんでした: {client.clean_text(messages.get('ja') or '', 200)} [{why}]",
+            f"the verifier refused: {client.clean_text(messages.get('en') or '', 200)} [{why}]",
+            FAILED,
+        )
+    ctx.say("送信しました。確認先が受け付けました", "Sent: the verifier accepted it")
 
 
 @main.command(

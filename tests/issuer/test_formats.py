@@ -291,7 +291,7 @@ def test_dc_sd_jwt_is_an_sd_jwt_vc_bound_to_the_proof_key(
     )
     sd_jwt = received.compact
     assert sd_jwt.endswith("~")
-    assert sd_jwt.count("~") == 1
+    assert sd_jwt.count("~") == 2  # one disclosure: registeredSince (docs/formats.md)
 
     now = datetime.now(UTC)
     verified = verify_sd_jwt(sd_jwt, issuer_key=outside.sd_jwt_issuer_key, now=now)
@@ -312,7 +312,10 @@ def test_dc_sd_jwt_is_an_sd_jwt_vc_bound_to_the_proof_key(
     for path in claim_paths(outside, SD_JWT):
         select_claim(claims, path)
 
-    # the holder can prove the cnf key: a presentation with a KB-JWT verifies
+    assert verified.disclosed == ("registeredSince",)
+
+    # the holder can prove the cnf key: a presentation with a KB-JWT verifies, and without
+    # the disclosure the registration date stays with the holder
     presented = present(
         sd_jwt, disclose=(), holder=key, nonce="n-1", audience="furusato-qr", issued_at=now
     )
@@ -323,6 +326,7 @@ def test_dc_sd_jwt_is_an_sd_jwt_vc_bound_to_the_proof_key(
         key_binding=KeyBindingPolicy(nonce="n-1", audience="furusato-qr"),
     )
     assert bound.key_bound
+    assert "registeredSince" not in bound.processed_claims
 
     detail = outside.admin("GET", f"/credentials/{claims['jti']}")
     assert detail["format"] == "dc+sd-jwt"

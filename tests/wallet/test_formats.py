@@ -230,7 +230,8 @@ def test_present_sd_jwt(formats: Formats) -> None:
     stored = formats.stored["sd-jwt"]
     text = formats.wallet.payload(short(stored.id), "--format", "sd-jwt", "--challenge", CHALLENGE)
     presented = _enveloped(text, "application/dc+sd-jwt")
-    assert presented.startswith(str(stored.encoded))
+    issuer_jwt = str(stored.encoded).partition("~")[0]
+    assert presented.startswith(issuer_jwt + "~")
     resolver = formats.resolver()
 
     def issuer_key(header: Any, payload: Any) -> PublicKey:
@@ -249,6 +250,23 @@ def test_present_sd_jwt(formats: Formats) -> None:
     assert verified.kb_payload is not None
     assert verified.kb_payload["nonce"] == CHALLENGE
     assert verified.processed_claims["municipality"]["lgCode"] == LG
+    assert "registeredSince" not in verified.processed_claims  # not disclosed unless chosen
+    chosen = formats.wallet.payload(
+        short(stored.id),
+        "--format",
+        "sd-jwt",
+        "--challenge",
+        CHALLENGE,
+        "--disclose",
+        "registeredSince",
+    )
+    disclosed = sdjwt.verify_sd_jwt(
+        _enveloped(chosen, "application/dc+sd-jwt"),
+        issuer_key=issuer_key,
+        now=datetime.now(UTC),
+        key_binding=sdjwt.KeyBindingPolicy(nonce=CHALLENGE, audience=envelope.QR_DOMAIN),
+    )
+    assert disclosed.disclosed == ("registeredSince",)
     with pytest.raises(sdjwt.SdJwtError) as wrong:
         sdjwt.verify_sd_jwt(
             presented,
