@@ -7,17 +7,22 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from did.keys import PrivateKey
+from issuer.tenants import active_key, get_tenant
 from tests.issuer.conftest import AppServer, LiveServer
 from tests.issuer.conftest import live as live  # the fixture used here
-from tests.wallet.helpers import Setup, make_setup, verifier
+from tests.wallet.helpers import LG, Setup, make_setup, verifier
+from vc import formats
+from vc.dates import parse_datetime
 from verifier.cache import VerifierCache
 from verifier.policy import Policy
 from verifier.web import create_app
@@ -74,6 +79,34 @@ class Site:
     def publish(self, jws: Path) -> None:
         """Put a signed registry where the operator's server serves it."""
         (self.registry_server.directory / "registry.jws").write_bytes(jws.read_bytes())
+
+
+def municipality_key(site: Site) -> Any:
+    """厚真町's current signing key on the live issuer (``.signer``, ``.verification_method``),
+    to sign the JOSE formats of the wallet's basic credential in-process."""
+    world = site.live.world
+    with world.svc.db.read() as session:
+        return active_key(session, world.svc.ring, get_tenant(session, LG))
+
+
+def sd_jwt_claims_of(credential: Mapping[str, Any], holder: PrivateKey) -> dict[str, Any]:
+    """The SD-JWT VC claims (docs/formats.md) of a Data Integrity furusato credential, signed
+    at its validFrom."""
+    signed_at = parse_datetime(credential["validFrom"], "validFrom")
+    subject = credential["credentialSubject"]
+    return {
+        "iss": credential["issuer"]["id"],
+        "vct": formats.FURUSATO_VCT,
+        "jti": credential["id"],
+        "iat": int(signed_at.timestamp()),
+        "nbf": int(signed_at.timestamp()),
+        "exp": int(parse_datetime(credential["validUntil"], "validUntil").timestamp()),
+        "cnf": {"jwk": holder.public_key.to_jwk()},
+        "registrationTier": subject["registrationTier"],
+        "municipality": subject["municipality"],
+        "registeredSince": subject["registeredSince"],
+        "status": {"bitstring_status_list": credential["credentialStatus"]},
+    }
 
 
 @pytest.fixture

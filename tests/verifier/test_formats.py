@@ -20,9 +20,8 @@ import httpx
 import segno
 
 from did.key import did_key_verification_method_id
-from issuer.tenants import active_key, get_tenant
 from schemas.loader import CREDENTIALS_V2
-from tests.verifier.conftest import Site, sync_site
+from tests.verifier.conftest import Site, municipality_key, sd_jwt_claims_of, sync_site
 from tests.wallet.helpers import HTTP_TIMEOUT, LG, verifier
 from vc import envelope, formats, jose, sdjwt
 from vc.dates import parse_datetime
@@ -49,9 +48,7 @@ def build(site: Site, *, now: datetime, challenge: str = WALLET_CHALLENGE) -> Sh
     holder = site.setup.holder_key(stored)
     holder_did = credential["credentialSubject"]["id"]
     holder_vm = did_key_verification_method_id(holder.public_key)
-    world = site.live.world
-    with world.svc.db.read() as session:
-        key = active_key(session, world.svc.ring, get_tenant(session, LG))
+    key = municipality_key(site)
     signed_at = parse_datetime(credential["validFrom"], "validFrom")
 
     vc_jwt = jose.sign_vc_jwt(
@@ -70,20 +67,7 @@ def build(site: Site, *, now: datetime, challenge: str = WALLET_CHALLENGE) -> Sh
         audience=envelope.QR_DOMAIN,
         issued_at=now,
     )
-    subject = credential["credentialSubject"]
-    claims = {
-        "iss": credential["issuer"]["id"],
-        "vct": formats.FURUSATO_VCT,
-        "jti": credential["id"],
-        "iat": int(signed_at.timestamp()),
-        "nbf": int(signed_at.timestamp()),
-        "exp": int(parse_datetime(credential["validUntil"], "validUntil").timestamp()),
-        "cnf": {"jwk": holder.public_key.to_jwk()},
-        "registrationTier": subject["registrationTier"],
-        "municipality": subject["municipality"],
-        "registeredSince": subject["registeredSince"],
-        "status": {"bitstring_status_list": credential["credentialStatus"]},
-    }
+    claims = sd_jwt_claims_of(credential, holder)
     sd_jwt = sdjwt.issue_sd_jwt(
         claims,
         key.signer,

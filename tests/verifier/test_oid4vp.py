@@ -17,44 +17,21 @@ from typing import Any
 
 import httpx
 
-from issuer.tenants import active_key, get_tenant
 from tests.issuer.conftest import AppServer
-from tests.verifier.conftest import Site
+from tests.verifier.conftest import Site, municipality_key, sd_jwt_claims_of
 from tests.wallet.helpers import HTTP_TIMEOUT, LG
-from vc import formats, jose, oid4vp, sdjwt
+from vc import jose, oid4vp, sdjwt
 from vc.dates import parse_datetime
 from vc.formats import DC_SD_JWT, JWT_VC_JSON, LDP_VC
 
 Doc = dict[str, Any]
 
 
-def _signing_key(site: Site) -> Any:
-    world = site.live.world
-    with world.svc.db.read() as session:
-        return active_key(session, world.svc.ring, get_tenant(session, LG))
-
-
 def sd_jwt_of(site: Site, disclosable: list[str]) -> str:
     """The basic credential of 015814 as an SD-JWT VC (no KB-JWT), signed by 厚真町's key."""
     stored = site.setup.basic
-    credential = stored.credential
-    holder = site.setup.holder_key(stored)
-    key = _signing_key(site)
-    signed_at = parse_datetime(credential["validFrom"], "validFrom")
-    subject = credential["credentialSubject"]
-    claims = {
-        "iss": credential["issuer"]["id"],
-        "vct": formats.FURUSATO_VCT,
-        "jti": credential["id"],
-        "iat": int(signed_at.timestamp()),
-        "nbf": int(signed_at.timestamp()),
-        "exp": int(parse_datetime(credential["validUntil"], "validUntil").timestamp()),
-        "cnf": {"jwk": holder.public_key.to_jwk()},
-        "registrationTier": subject["registrationTier"],
-        "municipality": subject["municipality"],
-        "registeredSince": subject["registeredSince"],
-        "status": {"bitstring_status_list": credential["credentialStatus"]},
-    }
+    claims = sd_jwt_claims_of(stored.credential, site.setup.holder_key(stored))
+    key = municipality_key(site)
     return sdjwt.issue_sd_jwt(
         claims,
         key.signer,
@@ -66,7 +43,7 @@ def sd_jwt_of(site: Site, disclosable: list[str]) -> str:
 
 def vc_jwt_of(site: Site) -> str:
     credential = {k: v for k, v in site.setup.basic.credential.items() if k != "proof"}
-    key = _signing_key(site)
+    key = municipality_key(site)
     signed_at = parse_datetime(credential["validFrom"], "validFrom")
     return jose.sign_vc_jwt(
         credential, key.signer, kid=key.verification_method, issued_at=signed_at
