@@ -60,6 +60,8 @@ def test_paste_a_payload_and_read_the_result(scanner: Scanner, browser_factory: 
     summary = page.inner_text("#summary")
     assert "北海道 厚真町" in summary
     assert "ベーシック" in summary
+    assert "形式" in summary  # the format of what was shown
+    assert "W3C VC (Data Integrity)" in summary
     # the next person: the scanner comes back, empty
     page.click("#next")
     assert page.is_visible("#scanner")
