@@ -33,7 +33,7 @@ import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -41,7 +41,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from issuer import audit
-from issuer.activities import ACTIVITY_WINDOW
+from issuer.activities import ACTIVITY_WINDOW, record_document_activity
 from issuer.db import (
     Activity,
     IssuedCredential,
@@ -55,7 +55,7 @@ from issuer.identity import ProvenIdentity, person_key
 from issuer.identity.address import home_municipality
 from issuer.oid4vci import NewOffer, create_offer
 from issuer.settings import Settings
-from issuer.tenants import TenantInfo
+from issuer.tenants import KeyRing, TenantInfo
 
 MAX_MUNICIPALITIES = 3
 DEFAULT_MIN_ACTIVITIES = 3
@@ -329,6 +329,42 @@ def count_activities(session: Session, lg_code: str, holder_did: str, now: datet
             )
         ).scalar_one()
     )
+
+
+def record_document(
+    session: Session,
+    ring: KeyRing,
+    secret: str,
+    tenant: TenantInfo,
+    application_id: str,
+    *,
+    category: str,
+    activity_date: date,
+    name: str,
+    data: bytes,
+    now: datetime,
+    actor: str,
+) -> Activity:
+    """Staff record an activity of the applicant from a document they reviewed
+    (:func:`issuer.activities.record_document_activity`); a waiting application's count, which
+    staff decide on, is brought up to date in the same transaction."""
+    row = get_application(session, tenant.lg_code, application_id)
+    activity = record_document_activity(
+        session,
+        ring,
+        secret,
+        tenant,
+        holder_did=row.holder_did,
+        category=category,
+        activity_date=activity_date,
+        name=name,
+        data=data,
+        now=now,
+        actor=actor,
+    )
+    if row.state == "submitted":
+        row.activities = count_activities(session, tenant.lg_code, row.holder_did, now)
+    return activity
 
 
 def _replaced_credential(session: Session, lg_code: str, holder_did: str) -> str | None:

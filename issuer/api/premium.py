@@ -658,13 +658,12 @@ def _record_document(
 ) -> JSONResponse:
     with svc.db.transaction() as session:
         tenant = get_tenant(session, who.lg_code)
-        row = premium.get_application(session, who.lg_code, application_id)
-        activity = activities.record_document_activity(
+        activity = premium.record_document(
             session,
             svc.ring,
             svc.secret,
             tenant,
-            holder_did=row.holder_did,
+            application_id,
             category=category,
             activity_date=activity_date,
             name=name,
@@ -672,10 +671,6 @@ def _record_document(
             now=svc.clock(),
             actor=who.actor,
         )
-        if row.state == "submitted":
-            row.activities = premium.count_activities(
-                session, who.lg_code, row.holder_did, svc.clock()
-            )
         answer = {"activityId": activity.activity_id, "credentialId": activity.credential_id}
     return JSONResponse(answer, status_code=201)
 

@@ -426,13 +426,12 @@ def _record_document(
         activity_date = parse_date(fields.get("activity_date", ""), "activityDate")
         with svc.db.transaction() as session:
             tenant = get_tenant(session, who.lg_code)
-            row = premium.get_application(session, who.lg_code, application_id)
-            activities.record_document_activity(
+            premium.record_document(
                 session,
                 svc.ring,
                 svc.secret,
                 tenant,
-                holder_did=row.holder_did,
+                application_id,
                 category=fields.get("category", ""),
                 activity_date=activity_date,
                 name=fields.get("name", ""),
@@ -440,8 +439,6 @@ def _record_document(
                 now=now,
                 actor=who.actor,
             )
-            if row.state == "submitted":  # as the admin API does: the count staff decide on
-                row.activities = premium.count_activities(session, who.lg_code, row.holder_did, now)
     except FurusatoError as exc:
         kept = {k: v for k, v in fields.items() if k in ("category", "activity_date", "name")}
         return _refused_action(request, svc, who, application_id, exc, kept)
