@@ -20,6 +20,7 @@ pyld's own exceptions never leave this module: they become :class:`ParsingError`
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -337,6 +338,14 @@ class _BoundedURDNA2015(URDNA2015):  # type: ignore[misc]
         return super().hash_n_degree_quads(id_, issuer)
 
 
+# pyld keeps process-wide caches of processed contexts (cachetools ``LRUCache``s, which are not
+# thread-safe): two threads expanding at once can evict each other's entries mid-lookup and pyld
+# then reports a KeyError as "invalid scoped context".  The issuer signs on FastAPI's thread pool,
+# so every pyld call holds this lock.  Under the GIL, pure-Python pyld gains nothing from threads
+# anyway; both cores are used by processes (workers, batch issuance), each with its own caches.
+_PYLD_LOCK = threading.Lock()
+
+
 def _options(loader: StaticDocumentLoader) -> dict[str, Any]:
     return {"documentLoader": loader, "base": None, "processingMode": "json-ld-1.1"}
 
@@ -352,7 +361,8 @@ def expand(
     _keyword_like_keys(document)
     processor = jsonld.JsonLdProcessor(on_property_dropped=_on_dropped)
     try:
-        expanded: list[Any] = processor.expand(dict(document), _options(loader))
+        with _PYLD_LOCK:
+            expanded: list[Any] = processor.expand(dict(document), _options(loader))
     except Exception as exc:  # pyld raises JsonLdError, KeyError, TypeError, …
         raise _translate(exc) from None
     blank_nodes: set[str] = set()
@@ -381,7 +391,8 @@ def canonicalize(
     expanded = expand(document, loader, max_blank_nodes=max_blank_nodes)
     processor = jsonld.JsonLdProcessor(on_property_dropped=_on_dropped)
     try:
-        dataset = processor.to_rdf(expanded, _options(loader))
+        with _PYLD_LOCK:
+            dataset = processor.to_rdf(expanded, _options(loader))
         nquads: str = _BoundedURDNA2015(MAX_DEEP_ITERATIONS_FACTOR).main(
             dataset, {"algorithm": "URDNA2015", "format": "application/n-quads"}
         )

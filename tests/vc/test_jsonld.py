@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pyld import jsonld as pyld_jsonld
 
 from did.errors import FurusatoError, LimitExceededError
 from schemas.loader import CREDENTIALS_V2, FURUSATO_V1, StaticDocumentLoader
@@ -160,3 +163,35 @@ def test_control_characters_in_iris_are_refused() -> None:
     with pytest.raises(FurusatoError) as raised:
         canonicalize(document)
     assert raised.value.code == "undefined_term"
+
+
+def test_concurrent_threads_canonicalize_without_errors() -> None:
+    """The issuer signs on a thread pool: pyld's shared caches must not race (CI caught a
+    KeyError reported as "invalid scoped context" in 1 of 100 concurrent issuances)."""
+    expected = canonicalize(BASE)
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        for _ in range(5):
+            try:
+                results.append(canonicalize(copy.deepcopy(BASE)))
+            except BaseException as exc:  # collected, asserted below
+                errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        for _ in range(30):
+            # A cold cache is where the race lives: every thread fills it at once.
+            pyld_jsonld._resolved_context_cache.clear()
+            pyld_jsonld._inverse_context_cache.clear()
+            threads = [threading.Thread(target=work) for _ in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert results == [expected] * (30 * 8 * 5)
