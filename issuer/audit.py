@@ -43,6 +43,8 @@ ACTIONS = frozenset(
         "premium.apply",
         "premium.approve",
         "premium.reject",
+        "premium.personal_claims",
+        "tenant.settings",
     }
 )
 

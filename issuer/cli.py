@@ -7,6 +7,7 @@ unreadable input.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import sys
@@ -29,7 +30,15 @@ from issuer.oid4vci import create_offer
 from issuer.registry_cli import registry
 from issuer.registry_export import registry_entry
 from issuer.settings import Settings
-from issuer.tenants import create_tenant, get_tenant, keys_of, list_tenants, rotate_key
+from issuer.tenants import (
+    TENANT_SETTINGS,
+    create_tenant,
+    get_tenant,
+    keys_of,
+    list_tenants,
+    rotate_key,
+    update_settings,
+)
 from schemas.municipalities import municipality_table
 from shellkit.cli import (
     FAILED,
@@ -241,6 +250,61 @@ def init(
         click.echo(f"{tenant.prefecture}{tenant.name} ({tenant.lg_code}) を登録しました / set up")
         click.echo(f"DID: {tenant.did}")
         click.echo(f"URL: {tenant.identifier}")
+
+
+@main.command(
+    "settings",
+    help="自治体ごとの設定を表示・変更します / Show or change a municipality's settings",
+)
+@data_dir_option
+@click.option("--lg-code", required=True, help="自治体コード (6桁) / local government code")
+@click.option(
+    "--set",
+    "set_options",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="設定する (例 premium.sdJwtPersonalClaims=true) / set one, e.g. premium.minActivities=5",
+)
+@click.option("--unset", multiple=True, metavar="NAME", help="既定値に戻す / back to the default")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力 / print JSON")
+def settings_command(
+    data_dir: Path | None,
+    database_url: str | None,
+    lg_code: str,
+    set_options: tuple[str, ...],
+    unset: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    values: dict[str, str] = {}
+    for option in set_options:
+        name, equals, text = option.partition("=")
+        if not equals or not name:
+            fail(
+                f"--set は NAME=VALUE の形です: {option[:60]!r}",
+                f"--set takes NAME=VALUE: {option[:60]!r}",
+                USAGE,
+            )
+        values[name.strip()] = text.strip()
+    svc = _open(_settings(data_dir, database_url), need_secret=False)
+    with svc.db.transaction() as session:
+        if values or unset:
+            current = guarded(
+                USAGE,
+                lambda: update_settings(
+                    session, lg_code, set_values=values, unset=unset, actor="cli", now=_now()
+                ),
+            )
+        else:
+            current = guarded(FAILED, lambda: get_tenant(session, lg_code)).settings
+    if as_json:
+        print_json(current)
+        return
+    for name, spec in TENANT_SETTINGS.items():
+        section_name, _, key = name.partition(".")
+        section = current.get(section_name)
+        value = section.get(key) if isinstance(section, dict) else None
+        shown = "(既定 / default)" if value is None else json.dumps(value)
+        click.echo(f"{name} = {shown}    {spec.help_ja} / {spec.help_en}")
 
 
 @main.group(cls=BilingualGroup, help="署名鍵 / Signing keys")

@@ -45,7 +45,7 @@ from vc.issue import issue_credential
 from vc.jose import sign_vc_jwt
 from vc.model import as_list, base_context, issuer_id, subject_ids
 from vc.oid4vci import FURUSATO_RESIDENT_CONFIGURATIONS, FURUSATO_RESIDENT_LDP_ID
-from vc.sdjwt import issue_sd_jwt
+from vc.sdjwt import issue_sd_jwt, present
 
 JST = timezone(timedelta(hours=9))
 TIERS = ("basic", "premium")
@@ -73,7 +73,10 @@ def new_credential_id(random_bytes: Callable[[int], bytes] = secrets.token_bytes
     return f"urn:uuid:{uuid.UUID(bytes=random_bytes(16), version=4)}"
 
 
-SD_JWT_DISCLOSABLE = ("registeredSince",)
+SD_JWT_DISCLOSABLE: tuple[str, ...] = ("registeredSince",)
+# A premium SD-JWT VC may carry these, from the identity the holder proves when receiving it
+# (issuer.premium.issue_personal; per municipality, settings.premium.sdJwtPersonalClaims).
+PERSONAL_CLAIMS: tuple[str, ...] = ("name", "birthDate")
 
 
 def _allocate_all(
@@ -177,15 +180,32 @@ def issue_resident(
     actor: str,
     on_issued: Callable[[Session, IssuedCredential], None] | None = None,
     configuration_id: str = FURUSATO_RESIDENT_LDP_ID,
+    personal_claims: Mapping[str, str] | None = None,
+    on_delivered: Callable[[Session, Issued], None] | None = None,
 ) -> Issued:
     """Issue a FurusatoResidentCredential to ``holder`` (a did:key) in one transaction, in the
-    format of ``configuration_id`` (one of :data:`FURUSATO_RESIDENT_CONFIGURATIONS`)."""
+    format of ``configuration_id`` (one of :data:`FURUSATO_RESIDENT_CONFIGURATIONS`).
+
+    ``personal_claims`` (SD-JWT VC only: :data:`PERSONAL_CLAIMS`, from an identity proven a
+    moment ago) are added as selectively disclosable claims; the stored document keeps the
+    issuer-signed JWT and the other Disclosures only, so the database holds their salted digests
+    and never the values.  ``on_issued`` and then ``on_delivered`` (which sees what the holder
+    receives) run in the issuing transaction.
+    """
     if tier not in TIERS:
         raise ServiceError(f"unknown tier {tier!r}", f"登録区分 {tier!r} はありません", path="tier")
     configuration = FURUSATO_RESIDENT_CONFIGURATIONS.get(configuration_id)
     if configuration is None:
         raise _unknown_configuration(configuration_id)
     credential_format = configuration.format
+    if personal_claims is not None and (
+        credential_format != "dc+sd-jwt" or set(personal_claims) != set(PERSONAL_CLAIMS)
+    ):
+        raise ServiceError(
+            "name and birth date are issued only in an SD-JWT VC, both selectively disclosable",
+            "氏名と生年月日は SD-JWT VC でのみ、選択的開示のクレームとして発行します",
+            code="personal_claims_format",
+        )
     with db.transaction() as session:
         tenant = get_tenant(session, lg_code)
         key = active_key(session, ring, tenant)
@@ -235,6 +255,10 @@ def issue_resident(
                     issued_at=now,
                     status=entries,
                 )
+                disclosable = SD_JWT_DISCLOSABLE
+                if personal_claims is not None:
+                    claims.update(personal_claims)
+                    disclosable += PERSONAL_CLAIMS
                 # tier and municipality are what every verifier checks; when the person
                 # registered is not, and in a small town it narrows who they are: the holder
                 # discloses it only when asked (docs/formats.md)
@@ -242,12 +266,14 @@ def issue_resident(
                     claims,
                     key.signer,
                     kid=key.verification_method,
-                    disclosable=SD_JWT_DISCLOSABLE,
+                    disclosable=disclosable,
                     random_bytes=secrets.token_bytes,
                 )
             else:  # pragma: no cover - every configuration of ours has one of the three
                 raise _unknown_configuration(configuration_id)
             document = delivered
+            if personal_claims is not None:  # the record never holds a name or birth date
+                document = present(delivered, disclose=SD_JWT_DISCLOSABLE, holder=None)
         record = _record(
             session,
             tenant,
@@ -262,7 +288,10 @@ def issue_resident(
         )
         if on_issued is not None:
             on_issued(session, record)
-        return Issued(delivered, record)
+        issued = Issued(delivered, record)
+        if on_delivered is not None:
+            on_delivered(session, issued)
+        return issued
 
 
 def issue_submitted(

@@ -319,23 +319,8 @@ def credential(
             _reopen(db, lg_code, offer_id)
             raise
 
-    def bind_offer(session: Session, record: IssuedCredential) -> None:
-        row = session.execute(
-            select(Offer)
-            .where(Offer.lg_code == lg_code, Offer.offer_id == offer_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).scalar_one()
-        if row.credential_id is not None:  # a concurrent request won: roll this one back
-            raise OAuthError(
-                "invalid_token",
-                "the access token has already been used",
-                "アクセストークンは既に使われています",
-                status=401,
-            )
-        row.credential_id = record.credential_id
-        if tier == "premium":
-            membership.on_premium_issued(session, lg_code, offer_id, record.credential_id, now=now)
+    def bind(session: Session, record: IssuedCredential) -> None:
+        bind_offer(session, lg_code, offer_id, tier, record, now=now)
 
     issued = issue_resident(
         db,
@@ -347,10 +332,39 @@ def credential(
         now=now,
         source="oid4vci",
         actor=f"offer:{offer_id[:16]}",
-        on_issued=bind_offer,
+        on_issued=bind,
         configuration_id=request.credential_configuration_id,
     )
     return oid4vci.credential_response([issued.delivered])
+
+
+def bind_offer(
+    session: Session,
+    lg_code: str,
+    offer_id: str,
+    tier: str,
+    record: IssuedCredential,
+    *,
+    now: datetime,
+) -> None:
+    """In the issuing transaction: mark the offer used by ``record`` (a concurrent redemption
+    that got there first rolls this one back) and, for premium, activate the membership."""
+    row = session.execute(
+        select(Offer)
+        .where(Offer.lg_code == lg_code, Offer.offer_id == offer_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    if row.credential_id is not None:  # a concurrent request won: roll this one back
+        raise OAuthError(
+            "invalid_token",
+            "the access token has already been used",
+            "アクセストークンは既に使われています",
+            status=401,
+        )
+    row.credential_id = record.credential_id
+    if tier == "premium":
+        membership.on_premium_issued(session, lg_code, offer_id, record.credential_id, now=now)
 
 
 def _reopen(db: Database, lg_code: str, offer_id: str) -> None:

@@ -56,6 +56,7 @@ from issuer.identity.address import home_municipality
 from issuer.oid4vci import NewOffer, create_offer
 from issuer.settings import Settings
 from issuer.tenants import KeyRing, TenantInfo
+from vc.dates import parse_datetime
 
 MAX_MUNICIPALITIES = 3
 DEFAULT_MIN_ACTIVITIES = 3
@@ -189,7 +190,10 @@ def by_login(session: Session, lg_code: str, token: str, now: datetime) -> Premi
             PremiumApplication.login_hash == _hash(token),
         )
     ).scalar_one_or_none()
-    if row is None or row.state != "identity" or row.expires_at <= now:
+    open_step = row is not None and (
+        (row.state == "identity" and row.expires_at > now) or personal_step_open(row, now)
+    )
+    if row is None or not open_step:
         raise NotFoundError(
             "this link has expired or was used: start the application again from the wallet",
             "このリンクは期限切れか使用済みです。ウォレットから申請をやり直してください",
@@ -205,6 +209,15 @@ def get_application(session: Session, lg_code: str, application_id: str) -> Prem
             "no such application", "その申請はありません", code="application_not_found"
         )
     return row
+
+
+def personal_step_open(row: PremiumApplication, now: datetime) -> bool:
+    """An approved application's identity step for its personal SD-JWT VC (issuer.personal)."""
+    personal = row.session.get("personal") if isinstance(row.session, dict) else None
+    if row.state != "approved" or not isinstance(personal, dict):
+        return False
+    until = personal.get("until")
+    return isinstance(until, str) and parse_datetime(until, "until") > now
 
 
 def _active_elsewhere(session: Session, key: str, lg_code: str, now: datetime) -> int:

@@ -219,6 +219,103 @@ def get_tenant(session: Session, lg_code: str) -> TenantInfo:
     return TenantInfo.of(row)
 
 
+@dataclass(frozen=True)
+class SettingSpec:
+    """A per-municipality setting (``tenants.settings``, a JSON object of sections)."""
+
+    kind: type
+    help_ja: str
+    help_en: str
+    low: int = 0
+    high: int = 0
+
+
+TENANT_SETTINGS: dict[str, SettingSpec] = {
+    "premium.minActivities": SettingSpec(
+        int,
+        "プレミアム申請に必要な過去12か月の活動数 (既定 3)",
+        "activities in the last 12 months a premium application needs (default 3)",
+        0,
+        50,
+    ),
+    "premium.sdJwtPersonalClaims": SettingSpec(
+        bool,
+        "プレミアムの SD-JWT VC に氏名・生年月日 (選択的開示) を記載できる (既定 false)",
+        "premium SD-JWT VCs may carry name and birth date, selectively disclosable (default false)",
+    ),
+}
+
+
+def _setting_value(name: str, text: str) -> object:
+    spec = TENANT_SETTINGS[name]
+    if spec.kind is bool:
+        if text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        raise ServiceError(
+            f"{name} is true or false, not {text[:40]!r}",
+            f"{name} は true か false です ({text[:40]!r} ではありません)",
+            path=name,
+            code="invalid_setting",
+        )
+    if text.isascii() and text.isdigit() and spec.low <= int(text) <= spec.high:
+        return int(text)
+    raise ServiceError(
+        f"{name} is a whole number from {spec.low} to {spec.high}, not {text[:40]!r}",
+        f"{name} は {spec.low}〜{spec.high} の整数です ({text[:40]!r} ではありません)",
+        path=name,
+        code="invalid_setting",
+    )
+
+
+def update_settings(
+    session: Session,
+    lg_code: str,
+    *,
+    set_values: dict[str, str],
+    unset: tuple[str, ...] = (),
+    actor: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Set (text values, checked against :data:`TENANT_SETTINGS`) and unset settings of a
+    municipality, audited; returns the settings as they are now."""
+    for name in [*set_values, *unset]:
+        if name not in TENANT_SETTINGS:
+            raise ServiceError(
+                f"unknown setting {name[:60]!r} (known: {', '.join(TENANT_SETTINGS)})",
+                f"設定 {name[:60]!r} はありません (設定できるもの: {', '.join(TENANT_SETTINGS)})",
+                path=name[:60],
+                code="invalid_setting",
+            )
+    values = {name: _setting_value(name, text) for name, text in set_values.items()}
+    row = session.get(Tenant, lg_code)
+    if row is None:
+        get_tenant(session, lg_code)  # raises the not-found error
+        raise AssertionError("unreachable")
+    current: dict[str, Any] = json.loads(json.dumps(row.settings or {}))
+    for name in unset:
+        section, _, key = name.partition(".")
+        if isinstance(current.get(section), dict):
+            current[section].pop(key, None)
+            if not current[section]:
+                del current[section]
+    for name, value in values.items():
+        section, _, key = name.partition(".")
+        if not isinstance(current.get(section), dict):
+            current[section] = {}
+        current[section][key] = value
+    row.settings = current
+    audit.append(
+        session,
+        lg_code,
+        at=now,
+        actor=actor,
+        action="tenant.settings",
+        subject=lg_code,
+        details={"set": values, "unset": list(unset)},
+    )
+    return current
+
+
 def list_tenants(session: Session) -> list[TenantInfo]:
     return [
         TenantInfo.of(t) for t in session.execute(select(Tenant).order_by(Tenant.lg_code)).scalars()

@@ -42,6 +42,9 @@ class Summary:
     issuer: str | None = None
     issuer_name: str | None = None
     format: str | None = None  # ldp_vc | jwt_vc_json | dc+sd-jwt (vc.formats)
+    # only when the holder chose to disclose them (a premium SD-JWT VC: issuer.personal)
+    name: str | None = None
+    birth_date: str | None = None
 
     @classmethod
     def from_result(cls, result: VerificationResult) -> Summary:
@@ -70,7 +73,10 @@ class Summary:
         name = f"{municipality.get('prefecture', '')} {municipality.get('name', '')}".strip()
         tier = subject.get("registrationTier")
         issuer_name = issuer.get("name") if isinstance(issuer, dict) else None
+        person, born = subject.get("name"), subject.get("birthDate")
         return cls(
+            name=person[:100] if isinstance(person, str) else None,
+            birth_date=born[:10] if isinstance(born, str) else None,
             municipality=name or None,
             lg_code=str(municipality["lgCode"]) if "lgCode" in municipality else None,
             tier=tier if isinstance(tier, str) else None,
@@ -94,6 +100,10 @@ class Summary:
     def lines(self, lang: str) -> list[str]:
         ja = lang == "ja"
         lines = []
+        if self.name is not None:
+            lines.append(("氏名: " if ja else "Name: ") + self.name)
+        if self.birth_date is not None:
+            lines.append(("生年月日: " if ja else "Date of birth: ") + self.birth_date)
         if self.municipality or self.lg_code:
             where = f"{self.municipality or ''} ({self.lg_code})".strip()
             lines.append(("自治体: " if ja else "Municipality: ") + where)
@@ -119,6 +129,8 @@ class Summary:
             "issuerName": self.issuer_name,
             "format": self.format,
             "formatName": {"ja": self.format_name("ja"), "en": self.format_name("en")},
+            "name": self.name,
+            "birthDate": self.birth_date,
         }
 
 

@@ -17,6 +17,7 @@ credential is received with the applying registration's key once approved).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import sys
@@ -1118,15 +1119,8 @@ def _error_line(error: FurusatoError) -> None:
     )
 
 
-def _receive_premium(
-    http: client.HttpClient,
-    wallet: Wallet,
-    application: StoredApplication,
-    offer_uri: object,
-) -> tuple[StoredCredential, list[StoredCredential]]:
-    """Receive the approved credential with the key of the registration that applied; then
-    refresh the state of that key's other credentials of this issuer (the one replaced is
-    now revoked).  Returns the new credential and the ones whose state changed."""
+def _applying(wallet: Wallet, application: StoredApplication) -> StoredCredential:
+    """The registration that applied: its key receives the premium credential."""
     applying = next((c for c in wallet.credentials if c.id == application.credential_id), None)
     if applying is None:
         raise WalletError(
@@ -1136,6 +1130,20 @@ def _receive_premium(
             "プレミアム証明書はその鍵で受け取る必要があります",
             code="holder_missing",
         )
+    return applying
+
+
+def _receive_premium(
+    http: client.HttpClient,
+    wallet: Wallet,
+    application: StoredApplication,
+    offer_uri: object,
+    credential_format: str,
+) -> tuple[StoredCredential, list[StoredCredential]]:
+    """Receive the approved credential with the key of the registration that applied; then
+    refresh the state of that key's other credentials of this issuer (the one replaced is
+    now revoked).  Returns the new credential and the ones whose state changed."""
+    applying = _applying(wallet, application)
     if not isinstance(offer_uri, str):
         raise WalletError(
             "the approved application has no credential offer",
@@ -1157,8 +1165,74 @@ def _receive_premium(
         tx_code=no_tx_code,
         holder=PrivateKey.from_jwk(applying.holder_jwk),
         expected_issuer=application.issuer_url,
+        credential_format=credential_format,
     )
-    new = _keep(wallet, received.credential, applying.holder_jwk, received.issuer_url)
+    new = _keep(
+        wallet,
+        received.credential,
+        applying.holder_jwk,
+        received.issuer_url,
+        credential_format=received.format,
+        encoded=received.encoded,
+    )
+    return new, _refresh_replaced(http, wallet, application, applying, new)
+
+
+def _receive_sealed(
+    http: client.HttpClient, wallet: Wallet, application: StoredApplication, sealed: object
+) -> tuple[StoredCredential, list[StoredCredential]]:
+    """Open the premium SD-JWT VC with name and birth date that the issuer sealed to this
+    wallet's key, check it like any received credential, keep it, tell the issuer to delete
+    the sealed copy."""
+    applying = _applying(wallet, application)
+    assert application.personal_key is not None
+    if sealed is None:
+        application.personal_key = None  # nothing more will come
+        raise WalletError(
+            "the credential was issued but not collected within 24 hours and is no longer "
+            "kept: ask the municipality (a new application is needed)",
+            "証明書は発行されましたが、24 時間以内に受け取られなかったため、もう保管されていません。"
+            "自治体にお問い合わせください (申請のやり直しが必要です)",
+            code="sealed_missing",
+        )
+    text = client.open_sealed(sealed, application.personal_key)
+    holder = PrivateKey.from_jwk(applying.holder_jwk)
+    decoded = client.check_received_compact(http, "dc+sd-jwt", text, holder, now=_now())
+    issuer = client.credential_issuer("dc+sd-jwt", decoded)
+    if decoded.get("registrationTier") != "premium" or not _same_issuer(issuer, applying):
+        raise WalletError(
+            "the sealed credential is not a premium credential of the municipality applied to",
+            "暗号化された証明書が、申請した自治体のプレミアム証明書ではありません",
+            code="unexpected_answer",
+        )
+    new = _keep(
+        wallet,
+        decoded,
+        applying.holder_jwk,
+        application.issuer_url,
+        credential_format="dc+sd-jwt",
+        encoded=text,
+    )
+    application.personal_key = None
+    # the issuer stops serving it after 24 hours anyway, and only this wallet can open it
+    with contextlib.suppress(FurusatoError):
+        client.discard_sealed(http, application.status_url, application.status_token)
+    return new, _refresh_replaced(http, wallet, application, applying, new)
+
+
+def _same_issuer(issuer: str | None, applying: StoredCredential) -> bool:
+    view = credential_view(applying)
+    return issuer is not None and issuer == issuer_id(view)
+
+
+def _refresh_replaced(
+    http: client.HttpClient,
+    wallet: Wallet,
+    application: StoredApplication,
+    applying: StoredCredential,
+    new: StoredCredential,
+) -> list[StoredCredential]:
+    """The state of the applying key's other credentials of this issuer, asked again."""
     changed = []
     for other in wallet.credentials:
         if (
@@ -1177,7 +1251,7 @@ def _receive_premium(
         if state != other.state:
             other.state = state
             changed.append(other)
-    return new, changed
+    return changed
 
 
 def _report(ctx: Context, row: dict[str, Any], name: tuple[str, str]) -> None:
@@ -1213,6 +1287,16 @@ def _report(ctx: Context, row: dict[str, Any], name: tuple[str, str]) -> None:
             f"{head_ja}却下されました。理由: {reason}",
             f"{head_en}rejected. Reason: {reason}",
         )
+    elif state == "personal":
+        until = _jst_time(row.get("identityExpiresAt"))
+        ctx.say(
+            f"{head_ja}承認済み。氏名・生年月日を記載するため、{until} までにこのリンクを開いて"
+            "もう一度本人確認をしてください (そのあと premium-status で受け取ります):",
+            f"{head_en}approved. To have your name and birth date in it, open this link before "
+            f"{until} and prove your identity again (then receive it with premium-status):",
+        )
+        if row.get("identityUrl"):
+            click.echo(row["identityUrl"])
     elif state == "issued" and row.get("credentialId"):
         ctx.say(
             f"{head_ja}承認されました。プレミアム証明書を受け取りました: ID "
@@ -1220,6 +1304,13 @@ def _report(ctx: Context, row: dict[str, Any], name: tuple[str, str]) -> None:
             f"{head_en}approved. Premium credential received: id "
             f"{_short(row['credentialId'])} (valid until {_jst(row.get('validUntil'))})",
         )
+        if row.get("personalClaims"):
+            ctx.say(
+                "  氏名・生年月日入り (SD-JWT VC)。提示するときに選んだ場合だけ開示されます: "
+                "furusato-wallet present --disclose name,birthDate",
+                "  with name and birth date (SD-JWT VC), disclosed only when you choose: "
+                "furusato-wallet present --disclose name,birthDate",
+            )
         for replaced in row.get("replaced", []):
             state_ja, state_en = STATES.get(replaced["state"], (replaced["state"],) * 2)
             ctx.say(
@@ -1250,8 +1341,36 @@ def _report(ctx: Context, row: dict[str, Any], name: tuple[str, str]) -> None:
         )
 
 
+def _ask_personal(
+    http: client.HttpClient, application: StoredApplication, status: Mapping[str, Any]
+) -> None:
+    """Ask (once per link) for the approved credential with name and birth date; the link
+    goes into the application."""
+    if application.personal_key is not None and status.get("personalClaimsPending") is True:
+        return  # asked already, the link still open
+    if status.get("personalClaimsOffered") is not True:
+        raise WalletError(
+            "this municipality does not issue name and birth date in its credentials "
+            "(receive it without --personal-claims)",
+            "この自治体は氏名・生年月日入りの証明書を発行していません "
+            "(--personal-claims を付けずに受け取ってください)",
+            code="personal_claims_not_offered",
+        )
+    key = client.new_encryption_key()
+    url, expires = client.request_personal_claims(
+        http, application.issuer_url, application.status_url, application.status_token, key
+    )
+    application.personal_key, application.personal_url = key, url
+    application.personal_expires_at = expires
+
+
 def _refresh_application(
-    http: client.HttpClient, wallet: Wallet, application: StoredApplication
+    http: client.HttpClient,
+    wallet: Wallet,
+    application: StoredApplication,
+    *,
+    credential_format: str = "ldp_vc",
+    personal_claims: bool = False,
 ) -> dict[str, Any]:
     """Ask the issuer for the application's state and act on it (module docstring)."""
     row: dict[str, Any] = {
@@ -1299,13 +1418,33 @@ def _refresh_application(
         reason = status.get("reason")
         application.reason = client.clean_text(reason, 500) if isinstance(reason, str) else None
         row["reason"] = application.reason
+    elif application.state == "approved" and (
+        personal_claims or application.personal_key is not None
+    ):
+        _ask_personal(http, application, status)
+        row.update(
+            state="personal",
+            identityUrl=application.personal_url,
+            identityExpiresAt=application.personal_expires_at,
+        )
+    elif application.state == "issued" and application.personal_key is not None:
+        new, changed = _receive_sealed(http, wallet, application, status.get("sealedCredential"))
+        row.update(
+            state="issued",
+            credentialId=new.id,
+            validUntil=credential_view(new).get("validUntil"),
+            personalClaims=True,
+            replaced=[{"id": c.id, "state": c.state} for c in changed],
+        )
     elif application.state == "approved":
-        new, changed = _receive_premium(http, wallet, application, status.get("offerUri"))
+        new, changed = _receive_premium(
+            http, wallet, application, status.get("offerUri"), credential_format
+        )
         application.state = "issued"
         row.update(
             state="issued",
             credentialId=new.id,
-            validUntil=new.credential.get("validUntil"),
+            validUntil=credential_view(new).get("validUntil"),
             replaced=[{"id": c.id, "state": c.state} for c in changed],
         )
     return row
@@ -1420,9 +1559,31 @@ def respond(ctx: Context, request_text: str, reference: str | None, yes: bool) -
     "applications (receives the credential once approved)",
 )
 @click.option("--lg-code", metavar="CODE", help="この自治体の申請だけ / only this municipality's")
+@click.option(
+    "--format",
+    "format_option",
+    type=click.Choice(list(FORMAT_OPTIONS)),
+    default="ldp",
+    show_default=True,
+    help="承認された証明書を受け取る形式 / the format to receive the approved credential in",
+)
+@click.option(
+    "--personal-claims",
+    is_flag=True,
+    help="氏名・生年月日を選択的開示できる SD-JWT VC で受け取る (もう一度本人確認) / receive it "
+    "as an SD-JWT VC with selectively disclosable name and birth date (proves identity again)",
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON で出力 / print JSON")
 @pass_context
-def premium_status(ctx: Context, lg_code: str | None, as_json: bool) -> None:
+def premium_status(
+    ctx: Context, lg_code: str | None, format_option: str, personal_claims: bool, as_json: bool
+) -> None:
+    if personal_claims and format_option not in ("ldp", "sd-jwt"):
+        fail(
+            "--personal-claims は SD-JWT VC (--format sd-jwt) で受け取ります",
+            "--personal-claims receives an SD-JWT VC (--format sd-jwt)",
+            USAGE,
+        )
     if lg_code is not None:
         lg_code = _lg_code(lg_code)
     wallet = ctx.load()
@@ -1445,7 +1606,13 @@ def premium_status(ctx: Context, lg_code: str | None, as_json: bool) -> None:
         applying = next((c for c in wallet.credentials if c.id == application.credential_id), None)
         name = _municipality_name(applying, application.lg_code)
         try:
-            row = _refresh_application(http, wallet, application)
+            row = _refresh_application(
+                http,
+                wallet,
+                application,
+                credential_format=FORMAT_OPTIONS[format_option],
+                personal_claims=personal_claims,
+            )
         except FurusatoError as exc:
             _error_line(exc)
             failed = True

@@ -15,6 +15,7 @@ presentation over the issuer's c_nonce; an application's state is read with its 
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import secrets
@@ -25,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+from jwcrypto import jwe, jwk
 
 from did.document import public_key_from_verification_method
 from did.errors import FurusatoError, LimitExceededError
@@ -100,6 +102,15 @@ class HttpClient:
         try:
             with self.client.stream("POST", url, **kwargs) as response:
                 return response.status_code, self._read(response)
+        except httpx.HTTPError as exc:
+            raise _unreachable(url, exc) from None
+
+    def delete(self, url: str, *, headers: Mapping[str, str] | None = None) -> None:
+        """DELETE, expecting 204 (or 200); a refusal raises like ``get_json``."""
+        try:
+            with self.client.stream("DELETE", url, headers=dict(headers or {})) as response:
+                if response.status_code not in (200, 204):
+                    raise _http_error(url, response.status_code, self._reason(response))
         except httpx.HTTPError as exc:
             raise _unreachable(url, exc) from None
 
@@ -996,3 +1007,84 @@ def application_status(http: HttpClient, status_url: str, status_token: str) -> 
         raise _unexpected("no known state", "状態がありません")
     answer: dict[str, Any] = body
     return answer
+
+
+# --- the premium SD-JWT VC with name and birth date (issuer.personal) ------------------------------
+
+SEALED_MAX = 64 * 1024
+SEALED_HEADER = {"alg": "ECDH-ES", "enc": "A256GCM", "cty": "dc+sd-jwt"}
+
+
+def new_encryption_key() -> dict[str, Any]:
+    """A fresh X25519 key (private JWK) for one sealed credential."""
+    key = jwk.JWK.generate(kty="OKP", crv="X25519")
+    exported: dict[str, Any] = key.export_private(as_dict=True)
+    return exported
+
+
+def public_encryption_jwk(private: Mapping[str, Any]) -> dict[str, str]:
+    return {name: str(private[name]) for name in ("kty", "crv", "x")}
+
+
+def request_personal_claims(
+    http: HttpClient,
+    issuer_url: str,
+    status_url: str,
+    status_token: str,
+    encryption_key: Mapping[str, Any],
+) -> tuple[str, str]:
+    """Ask for the approved credential as an SD-JWT VC with name and birth date; returns the
+    identity link (this issuer's) and when it expires."""
+    issuer_url = issuer_url.rstrip("/")
+    status, body = http.post(
+        f"{status_url}/personal",
+        json={"encryptionJwk": public_encryption_jwk(encryption_key)},
+        headers={"Authorization": f"Bearer {status_token}"},
+    )
+    if status != 201 or not isinstance(body, dict):
+        raise _refused("personal credential", "氏名入り証明書の申込み", body)
+    identity_url = body.get("identityUrl")
+    if not (
+        isinstance(identity_url, str)
+        and identity_url.startswith(f"{issuer_url}/premium/identity?")
+        and len(identity_url) <= 2048
+        and not _CONTROL.search(identity_url)
+    ):
+        raise _unexpected(
+            "identityUrl (not this issuer's)", "identityUrl (この発行者のものではありません)"
+        )
+    expires = body.get("identityExpiresAt")
+    return identity_url, clean_text(expires, 40) if isinstance(expires, str) else ""
+
+
+def open_sealed(text: object, encryption_key: Mapping[str, Any]) -> str:
+    """Decrypt the sealed credential (a compact JWE to our key, exactly the expected header);
+    returns the SD-JWT VC — still to be verified like any received credential."""
+    if not isinstance(text, str) or not 0 < len(text) <= SEALED_MAX or text.count(".") != 4:
+        raise _unexpected(
+            "sealedCredential (not a compact JWE)", "sealedCredential (JWE ではありません)"
+        )
+    try:
+        header = json.loads(base64url_decode(text.split(".", 1)[0]))
+    except (ValueError, FurusatoError):
+        header = None
+    if not isinstance(header, dict) or {k: header.get(k) for k in SEALED_HEADER} != SEALED_HEADER:
+        raise _unexpected(
+            "sealedCredential header (ECDH-ES, A256GCM, dc+sd-jwt expected)",
+            "sealedCredential のヘッダー (ECDH-ES, A256GCM, dc+sd-jwt のはず)",
+        )
+    try:
+        message = jwe.JWE()
+        message.deserialize(text, key=jwk.JWK(**encryption_key))
+        plain = bytes(message.payload).decode("ascii")
+    except Exception:  # jwcrypto raises several kinds for a JWE not for this key
+        raise WalletError(
+            "the sealed credential cannot be opened with this wallet's key",
+            "暗号化された証明書をこのウォレットの鍵で開けません",
+            code="sealed_unreadable",
+        ) from None
+    return plain
+
+
+def discard_sealed(http: HttpClient, status_url: str, status_token: str) -> None:
+    http.delete(f"{status_url}/sealed", headers={"Authorization": f"Bearer {status_token}"})

@@ -96,6 +96,10 @@ def _optional_str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _optional_dict(value: Any) -> dict[str, Any] | None:
+    return value if isinstance(value, dict) else None
+
+
 def _optional_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -122,10 +126,16 @@ class StoredApplication:
     min_activities: int | None = None
     reason: str | None = None  # of a rejection
     checked_at: str | None = None
+    # Receiving the approved credential as an SD-JWT VC with name and birth date: the private
+    # X25519 JWK the issuer seals it to (kept until it is received), and the identity link.
+    personal_key: dict[str, Any] | None = field(default=None, repr=False)
+    personal_url: str | None = field(default=None, repr=False)
+    personal_expires_at: str | None = None
 
     @property
     def done(self) -> bool:
-        return self.state in DONE_STATES
+        """Nothing more to ask the issuer (a sealed credential not yet collected is not)."""
+        return self.state in DONE_STATES and self.personal_key is None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -142,6 +152,9 @@ class StoredApplication:
             "minActivities": self.min_activities,
             "reason": self.reason,
             "checkedAt": self.checked_at,
+            "personalKey": self.personal_key,
+            "personalUrl": self.personal_url,
+            "personalExpiresAt": self.personal_expires_at,
         }
 
     @classmethod
@@ -160,6 +173,9 @@ class StoredApplication:
             _optional_int(value.get("minActivities")),
             _optional_str(value.get("reason")),
             _optional_str(value.get("checkedAt")),
+            _optional_dict(value.get("personalKey")),
+            _optional_str(value.get("personalUrl")),
+            _optional_str(value.get("personalExpiresAt")),
         )
         if application.state not in APPLICATION_STATES:
             raise TypeError(f"unknown application state {application.state!r}")

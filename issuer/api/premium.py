@@ -34,7 +34,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy.orm import Session
 
 from did.errors import FurusatoError, MalformedValueError
-from issuer import activities, oid4vci, premium
+from issuer import activities, oid4vci, personal, premium
 from issuer.api.admin import principal
 from issuer.api.common import json_body, services
 from issuer.api.pages import templates
@@ -201,7 +201,60 @@ def application_status(
             answer["offerUri"] = oid4vci.offer_uri(
                 tenant, premium.offer_ref_for(svc.secret, lg_code, row.application_id)
             )
+            answer["personalClaimsOffered"] = personal.offered(tenant)
+            if premium.personal_step_open(row, now):
+                answer["personalClaimsPending"] = True
+        sealed = personal.sealed(row, now) if row.state == "issued" else None
+        if sealed is not None:
+            answer["sealedCredential"] = sealed
     return JSONResponse(answer, headers={"Cache-Control": "no-store"})
+
+
+@router.post(
+    "/lg/{lg_code}/premium/applications/{application_id}/personal",
+    status_code=201,
+    operation_id="premium_personal_claims",
+    summary="氏名・生年月日入りの SD-JWT VC で受け取る / Receive the premium credential as an "
+    "SD-JWT VC with name and birth date",
+)
+def personal_claims(
+    request: Request, lg_code: LgCode, application_id: ApplicationId, body: Any = JSON_BODY
+) -> JSONResponse:
+    """An approved application's credential with selectively disclosable name and birth date:
+    the identity is proven again, the credential comes back encrypted to ``encryptionJwk``
+    (issuer.personal)."""
+    svc = services(request)
+    token = _bearer(request)
+    now = svc.clock()
+    if not isinstance(body, dict) or set(body) != {"encryptionJwk"}:
+        raise MalformedValueError(
+            'send {"encryptionJwk": <public X25519 or P-256 JWK>}',
+            '{"encryptionJwk": <X25519 か P-256 の公開鍵 (JWK)>} を送ってください',
+        )
+    with svc.db.transaction() as session:
+        tenant = get_tenant(session, lg_code)
+        row = premium.by_status_token(session, lg_code, application_id, token, now)
+        login, until = personal.start(session, tenant, row, body["encryptionJwk"], now=now)
+    return JSONResponse(
+        {"identityUrl": _identity_url(tenant, login), "identityExpiresAt": format_datetime(until)},
+        status_code=201,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.delete(
+    "/lg/{lg_code}/premium/applications/{application_id}/sealed",
+    status_code=204,
+    operation_id="premium_sealed_received",
+    summary="暗号化された証明書を受け取った / The encrypted credential was received",
+)
+def sealed_received(request: Request, lg_code: LgCode, application_id: ApplicationId) -> Response:
+    svc = services(request)
+    token = _bearer(request)
+    with svc.db.transaction() as session:
+        row = premium.by_status_token(session, lg_code, application_id, token, svc.clock())
+        personal.discard(row)
+    return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
 
 # --- the identity step ------------------------------------------------------------------------------
@@ -269,10 +322,11 @@ def identity_page(request: Request, lg_code: LgCode, login: str = LOGIN) -> HTML
     try:
         with svc.db.read() as session:
             tenant = get_tenant(session, lg_code)
-            premium.by_login(session, lg_code, login, now)
+            row = premium.by_login(session, lg_code, login, now)
+            for_personal = row.state == "approved"
     except FurusatoError as exc:
         return _error_page(request, None, exc)
-    return _identity_page(request, tenant, login=login)
+    return _identity_page(request, tenant, login=login, personal=for_personal)
 
 
 def _oidc(svc: Services) -> OidcRelyingParty:
@@ -295,7 +349,7 @@ def oidc_start(request: Request, lg_code: LgCode, login: str = LOGIN) -> Respons
         auth = provider.start(now)
         with svc.db.transaction() as session:
             row = premium.by_login(session, lg_code, login, now)
-            row.session = {"oidc": auth.to_json()}
+            _step_session(row, oidc=auth.to_json())
     except FurusatoError as exc:
         return _error_page(request, None, exc)
     response = RedirectResponse(
@@ -344,7 +398,7 @@ def oidc_callback(
             tenant = get_tenant(session, lg_code)
             row = premium.by_login(session, lg_code, login, now)
             stored = row.session.get("oidc") if isinstance(row.session, dict) else None
-            row.session = None  # one answer per login attempt
+            _step_session(row)  # one answer per login attempt
             application_id = row.application_id
         if stored is None:
             raise IdentityError(
@@ -359,29 +413,55 @@ def oidc_callback(
                 code="oidc_login_cancelled",
             )
         identity = provider.finish(AuthRequest.from_json(stored), code, state, now, iss=iss)
-        _finish_identity(svc, lg_code, application_id, identity)
+        outcome = _finish_identity(svc, lg_code, application_id, identity)
     except FurusatoError as exc:
         page = _error_page(request, tenant, exc)
         if exc.code not in ("oidc_state_mismatch", "oidc_login_cancelled"):
             page.delete_cookie(LOGIN_COOKIE, path=CALLBACK_PATH)
         return page
-    page = _identity_page(request, tenant, done=True, method="oidc")
+    page = _identity_page(request, tenant, done=outcome, method="oidc")
     page.delete_cookie(LOGIN_COOKIE, path=CALLBACK_PATH)
     return page
 
 
+def _step_session(row: Any, **step: Any) -> None:
+    """Replace the identity provider's state of the step (``step``, or none), keeping the
+    wallet's request for a personal credential (issuer.personal) if there is one."""
+    kept = row.session.get("personal") if isinstance(row.session, dict) else None
+    row.session = {**({"personal": kept} if kept is not None else {}), **step} or None
+
+
 def _finish_identity(
     svc: Services, lg_code: str, application_id: str, identity: ProvenIdentity
-) -> None:
-    """Check the rules with the identity; on a refusal nothing is kept (module premium)."""
+) -> str:
+    """Use the proven identity, then drop it: for an application, check the rules (a refusal
+    keeps nothing: module premium) → ``"submitted"``; for an approved application's personal
+    credential, issue it (module personal) → ``"issued"``."""
     now = svc.clock()
     pepper = pepper_from_secret(svc.secret)
     with svc.db.transaction() as session:
         tenant = get_tenant(session, lg_code)
         row = premium.get_application(session, lg_code, application_id)
-        refused = premium.prove_identity(session, tenant, row, identity, pepper=pepper, now=now)
+        if row.state == "approved":
+            refused = None
+        else:
+            refused = premium.prove_identity(session, tenant, row, identity, pepper=pepper, now=now)
+        approved = row.state == "approved"
     if refused is not None:
         raise refused
+    if not approved:
+        return "submitted"
+    personal.issue(
+        svc.db,
+        svc.ring,
+        svc.settings,
+        lg_code=lg_code,
+        application_id=application_id,
+        identity=identity,
+        pepper=pepper,
+        now=now,
+    )
+    return "issued"
 
 
 def _jpki(svc: Services) -> JpkiConfig:
@@ -437,7 +517,7 @@ def jpki_challenge(request: Request, lg_code: LgCode, body: Any = JSON_BODY) -> 
     challenge = new_challenge(secrets.token_bytes)
     with svc.db.transaction() as session:
         row = premium.by_login(session, lg_code, login, now)
-        row.session = {"jpki": base64.b64encode(challenge).decode()}
+        _step_session(row, jpki=base64.b64encode(challenge).decode())
     return JSONResponse(
         {"challenge": base64.b64encode(challenge).decode(), "algorithm": "RS256"},
         headers={"Cache-Control": "no-store"},
@@ -467,7 +547,7 @@ def jpki_prove(request: Request, lg_code: LgCode, body: Any = JSON_BODY) -> JSON
     with svc.db.transaction() as session:
         row = premium.by_login(session, lg_code, fields["login"], now)
         stored = row.session.get("jpki") if isinstance(row.session, dict) else None
-        row.session = None  # one signature per challenge
+        _step_session(row)  # one signature per challenge
         application_id = row.application_id
     if not isinstance(stored, str):
         raise IdentityError(
@@ -478,9 +558,9 @@ def jpki_prove(request: Request, lg_code: LgCode, body: Any = JSON_BODY) -> JSON
     identity = verify_signature(
         base64.b64decode(stored), signature, certificate, chain_der, config=config, now=now
     )
-    _finish_identity(svc, lg_code, application_id, identity)
+    outcome = _finish_identity(svc, lg_code, application_id, identity)
     return JSONResponse(
-        {"applicationId": application_id, "state": "submitted"},
+        {"applicationId": application_id, "state": outcome},
         headers={"Cache-Control": "no-store"},
     )
 

@@ -188,7 +188,14 @@ def write_data_url(data_url: str, path: Path) -> Path:
 
 
 def status_list_urls(credential: Mapping[str, Any]) -> list[str]:
-    return [str(s["statusListCredential"]) for s in as_list(credential.get("credentialStatus"))]
+    """The status lists of a VCDM credential, or of an SD-JWT VC's claims."""
+    status = credential.get("status")
+    entries = (
+        status.get("bitstring_status_list")
+        if isinstance(status, dict)
+        else credential.get("credentialStatus")
+    )
+    return [str(s["statusListCredential"]) for s in as_list(entries)]
 
 
 def download_status_lists(credential: Mapping[str, Any], directory: Path) -> list[Path]:

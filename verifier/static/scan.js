@@ -6,13 +6,13 @@
   const $ = (id) => document.getElementById(id);
   const text = {
     ja: {
-      municipality: "自治体", tier: "登録区分", validUntil: "有効期限", format: "形式",
+      name: "氏名", birthDate: "生年月日", municipality: "自治体", tier: "登録区分", validUntil: "有効期限", format: "形式",
       noCamera: "カメラを使えません。写真を選ぶか、テキストを貼り付けてください。",
       looking: "QR コードを探しています…", checking: "確認しています…",
       expires: "有効期限", failed: "確認できませんでした",
     },
     en: {
-      municipality: "Municipality", tier: "Tier", validUntil: "Valid until", format: "Format",
+      name: "Name", birthDate: "Date of birth", municipality: "Municipality", tier: "Tier", validUntil: "Valid until", format: "Format",
       noCamera: "The camera is not available. Choose a photo or paste the text.",
       looking: "Looking for a QR code…", checking: "Checking…",
       expires: "Expires", failed: "Could not check",
@@ -50,6 +50,8 @@
     summary.className = "summary";
     summary.id = "summary";
     const s = outcome.summary;
+    if (s.name) { item(summary, "dt", text.name); item(summary, "dd", s.name); }
+    if (s.birthDate) { item(summary, "dt", text.birthDate); item(summary, "dd", s.birthDate); }
     if (s.municipality) { item(summary, "dt", text.municipality); item(summary, "dd", s.municipality); }
     if (s.tier) { item(summary, "dt", text.tier); item(summary, "dd", s.tierName[lang]); }
     if (s.validUntil) { item(summary, "dt", text.validUntil); item(summary, "dd", s.validUntil); }
