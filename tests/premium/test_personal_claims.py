@@ -51,7 +51,7 @@ from tests.wallet.helpers import (
     short,
 )
 from tests.wallet.helpers import verify_json as verifier_json
-from vc import sdjwt
+from vc import oid4vp, sdjwt
 from wallet_cli import client
 from wallet_cli.store import WalletError
 
@@ -225,6 +225,13 @@ def test_wallet_receives_and_presents_name_and_birth_date(
     shown = json.dumps(result, ensure_ascii=False)
     assert ICHIRO.name in shown
     assert ICHIRO.birthdate in shown
+
+    # an OpenID4VP request for the name (not the birth date) discloses exactly that
+    query = oid4vp.furusato_dcql_query(["dc+sd-jwt"], claims=[["registrationTier"], ["name"]])
+    matches = oid4vp.match_dcql(query, [oid4vp.candidate("c", "dc+sd-jwt", stored.encoded)])
+    ((match,),) = matches.values()
+    assert [tuple(p) for p in match.disclose] == [("registrationTier",), ("name",)]
+    assert oid4vp.sd_jwt_disclosures_for(stored.encoded, match.disclose) == ["name"]
 
     assert_no_personal_data(premium, ICHIRO.name, ICHIRO.birthdate)
 

@@ -213,3 +213,15 @@ def test_the_page(scanner: tuple[Site, AppServer]) -> None:
     assert "script-src 'self'" in page.headers["content-security-policy"]
     script = httpx.get(f"{server.url}/static/oid4vp.js", timeout=HTTP_TIMEOUT)
     assert script.status_code == 200
+    # the nursery's choice: name and birth date too (the body the page's script sends)
+    assert '<input type="checkbox" id="oid4vp-person">' in page.text
+    assert "氏名と生年月日も求める" in page.text
+    assert '["name"], ["birthDate"]' in script.text
+    body = {
+        "formats": ["dc+sd-jwt"],
+        "claims": [["registrationTier"], ["municipality", "lgCode"], ["name"], ["birthDate"]],
+    }
+    _, request = create(server, body)
+    (query,) = request.dcql_query["credentials"]
+    assert query["format"] == "dc+sd-jwt"
+    assert [c["path"] for c in query["claims"]] == body["claims"]

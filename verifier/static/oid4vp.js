@@ -9,13 +9,14 @@
       waiting: "ウォレットの応答を待っています…", expired: "期限が切れました。もう一度依頼してください。",
       ok: "✓ 確認できました", bad: "✗ 確認できませんでした", expires: "有効期限",
       failed: "要求を作れませんでした", tier: "登録区分", municipality: "自治体",
-      registeredSince: "登録日", format: "形式",
+      registeredSince: "登録日", format: "形式", name: "氏名", birthDate: "生年月日",
     },
     en: {
       waiting: "Waiting for the wallet…", expired: "The request expired; ask again.",
       ok: "✓ Verified", bad: "✗ Not verified", expires: "Expires",
       failed: "Could not make a request", tier: "Tier", municipality: "Municipality",
-      registeredSince: "Registered since", format: "Format",
+      registeredSince: "Registered since", format: "Format", name: "Name",
+      birthDate: "Date of birth",
     },
   }[lang];
   let timer = null;
@@ -99,7 +100,17 @@
     clearInterval(timer);
     $("oid4vp-result").hidden = true;
     try {
-      const response = await fetch("/oid4vp/requests", { method: "POST" });
+      // Asking for name and birth date: only a premium SD-JWT VC can carry them (selectively
+      // disclosable); the wallet shows the holder what is asked before anything is sent.
+      const person = $("oid4vp-person").checked;
+      const response = await fetch("/oid4vp/requests", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(person ? {
+          formats: ["dc+sd-jwt"],
+          claims: [["registrationTier"], ["municipality", "lgCode"], ["name"], ["birthDate"]],
+        } : {}),
+      });
       const body = await response.json();
       if (!response.ok) {
         problem(text.failed + ": " + (body.detail || response.status));
