@@ -56,6 +56,7 @@ from vc.registry import (
     RegistryEntry,
     check_entries,
     sign_registry,
+    validate_entry,
     verify_registry,
 )
 
@@ -374,7 +375,7 @@ def add_command(registry_dir: Path, entry_file: str) -> None:
     store = RegistryStore.open(registry_dir)
     data = read_input(entry_file, max_bytes=MAX_ENTRY_BYTES)
     raw = _guard(USAGE, entry_file, lambda: load_json(data))
-    entry = _guard(USAGE, entry_file, lambda: RegistryEntry.from_json(raw))
+    entry = _guard(USAGE, entry_file, lambda: validate_entry(RegistryEntry.from_json(raw)))
     with store.lock():
         entries = store.load_entries()
         replaced = any(e.lg_code == entry.lg_code for e in entries)

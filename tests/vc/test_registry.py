@@ -25,7 +25,7 @@ from did.document import public_key_from_verification_method
 from did.errors import DIDResolutionError, FurusatoError, MalformedValueError
 from did.key import did_key_from_public_key, did_key_verification_method_id
 from did.keys import KeyType, PrivateKey, PublicKey
-from did.multibase import base64url_decode, base64url_encode
+from did.multibase import base58btc_encode, base64url_decode, base64url_encode, varint_encode
 from did.resolver import Resolver
 from did.web import VerificationKeyEntry, build_did_document
 from schemas.municipalities import check_digit, municipality_table
@@ -535,6 +535,25 @@ def test_did_key_entry_rules() -> None:
     wrong_key = copy.deepcopy(document)
     wrong_key["keys"][0]["publicKeyMultibase"] = OLD_KEY.public_key.multikey
     expect_code("registry_key_invalid", lambda: RegistryEntry.from_json(wrong_key))
+
+
+# An Ed25519 "key" of the right shape that is not a curve point (y = 2 has no x), and the
+# point of order 2 (y = -1): loading a registry checks shapes only; the point is checked when
+# the key is used and, for the operator, by validate_entry.
+NOT_A_POINT = "z" + base58btc_encode(varint_encode(0xED) + (2).to_bytes(32, "little"))
+SMALL_ORDER = "z" + base58btc_encode(
+    varint_encode(0xED) + (2**255 - 19 - 1).to_bytes(32, "little")
+)
+
+
+@pytest.mark.parametrize("multibase", [NOT_A_POINT, SMALL_ORDER])
+def test_a_key_off_the_curve_is_refused_when_used_and_by_the_operator(multibase: str) -> None:
+    document = atsuma().to_json()
+    document["keys"][0]["publicKeyMultibase"] = multibase
+    entry = RegistryEntry.from_json(document)  # the shape is right
+    expect_code("registry_key_invalid", lambda: entry.keys[0].public_key)
+    expect_code("registry_key_invalid", lambda: validate_entry(entry))
+    assert validate_entry(atsuma()) == atsuma()
 
 
 def test_entries_are_unique_by_lg_code_and_did() -> None:
