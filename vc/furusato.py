@@ -20,7 +20,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Final
 
-import jsonschema
+import jsonschema_rs
 
 from did.errors import FurusatoError, MalformedValueError
 from did.key import public_key_from_did_key
@@ -231,13 +231,22 @@ def schema_for(credential_type: str) -> dict[str, Any]:
     return _schema(credential_type)
 
 
+@cache
+def _validator(credential_type: str) -> Any:
+    """The compiled validator of one of our schemas (jsonschema-rs: Rust, compiled once; no
+    format assertions, as JSON Schema 2020-12 defaults; local ``$ref`` only — never online)."""
+    return jsonschema_rs.Draft202012Validator(
+        _schema(credential_type), validate_formats=False, offline=True
+    )
+
+
 def _schema_problems(
     credential: Mapping[str, Any], credential_type: str
 ) -> list[MalformedValueError]:
-    validator = jsonschema.Draft202012Validator(_schema(credential_type))
+    errors = _validator(credential_type).iter_errors(credential)
     problems = []
-    for error in sorted(validator.iter_errors(credential), key=lambda e: list(e.absolute_path)):
-        path = ".".join(str(p) for p in error.absolute_path) or "credential"
+    for error in sorted(errors, key=lambda e: [str(p) for p in e.instance_path]):
+        path = ".".join(str(p) for p in error.instance_path) or "credential"
         message = error.message if len(error.message) <= 160 else error.message[:160] + "…"
         problems.append(
             MalformedValueError(
