@@ -46,7 +46,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from did.document import public_key_from_verification_method
 from did.errors import CryptographicSecurityError, FurusatoError, MalformedValueError
@@ -59,7 +59,7 @@ from schemas.loader import (
     FURUSATO_V1,
     StaticDocumentLoader,
 )
-from vc import dataintegrity, formats, jose, sdjwt
+from vc import dataintegrity, formats
 from vc.dataintegrity import ASSERTION_METHOD, AUTHENTICATION, VerificationMethodResolver
 from vc.dates import parse_datetime
 from vc.formats import DC_SD_JWT, ENVELOPED_VP_TYPE, JWT_VC_JSON, LDP_VC
@@ -87,6 +87,9 @@ from vc.statuslist import (
     parse_status_entries,
 )
 from vc.suites import ALL_SUITES, Cryptosuite
+
+if TYPE_CHECKING:  # the JOSE formats' modules (and jwcrypto) load only when one is verified
+    from vc import sdjwt
 
 # Contexts a verifier accepts by default: the VCDM base contexts, Data Integrity (for VCDM
 # 1.1 documents) and ours.  Not the undefined-terms context (it disables safe mode), not
@@ -975,6 +978,7 @@ def verify_vc_jwt_credential(
 ) -> VerificationResult:
     """Verify a VC-JOSE ``vc+jwt``: the JWS (:func:`vc.jose.verify_vc_jwt`), then what a Data
     Integrity credential gets (registry, data model, profile, contexts, validity, status)."""
+    from vc import jose
 
     def done(checks: list[Check], document: Mapping[str, Any] | None = None) -> VerificationResult:
         result = VerificationResult.of(checks, kind="credential", document=document)
@@ -1034,6 +1038,7 @@ def _verify_vp_jwt(
 ) -> VerificationResult:
     """A ``vp+jwt``: the holder's JWS bound to challenge, domain and time, then each
     enveloped ``vc+jwt`` with its subject the holder."""
+    from vc import jose
 
     def done(
         checks: list[Check],
@@ -1125,6 +1130,8 @@ def verify_sd_jwt_credential(
 ) -> VerificationResult:
     """Verify an SD-JWT VC (with its KB-JWT when the policy requires one), then the checks of
     a Data Integrity credential on its view (:func:`vc.formats.sd_jwt_view`)."""
+    from vc import sdjwt
+
     warnings: list[Check] = []
 
     def done(checks: list[Check], document: Mapping[str, Any] | None = None) -> VerificationResult:
