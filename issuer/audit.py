@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from issuer.db import AuditEvent, AuditHead
@@ -44,6 +44,10 @@ ACTIONS = frozenset(
         "premium.approve",
         "premium.reject",
         "premium.personal_claims",
+        "notice.create",
+        "notice.update",
+        "notice.close",
+        "notice.withdraw",
         "tenant.settings",
     }
 )
@@ -125,6 +129,61 @@ def append(
     session.add(event)
     head.seq, head.hash = seq, digest
     return event
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append with :func:`append_many`."""
+
+    at: datetime
+    actor: str
+    action: str
+    subject: str | None = None
+    details: Mapping[str, Any] | None = None
+
+
+def append_many(session: Session, lg_code: str, events: Sequence[NewEvent]) -> None:
+    """Append ``events`` in order, chained as :func:`append` chains them, in the caller's
+    transaction — one lock of the head, one multi-row insert (batch issuance)."""
+    if not events:
+        return
+    unknown = {e.action for e in events} - ACTIONS
+    if unknown:
+        raise ValueError(f"unknown audit actions {sorted(unknown)!r}")
+    head = session.execute(
+        select(AuditHead).where(AuditHead.lg_code == lg_code).with_for_update()
+    ).scalar_one()
+    seq, previous = head.seq, head.hash
+    rows = []
+    for event in events:
+        seq += 1
+        body = _canonical(dict(event.details or {}))
+        digest = event_hash(
+            previous,
+            lg_code=lg_code,
+            seq=seq,
+            at=event.at,
+            actor=event.actor,
+            action=event.action,
+            subject=event.subject,
+            details=body,
+        )
+        rows.append(
+            {
+                "lg_code": lg_code,
+                "seq": seq,
+                "at": event.at,
+                "actor": event.actor,
+                "action": event.action,
+                "subject": event.subject,
+                "details": body,
+                "prev_hash": previous,
+                "hash": digest,
+            }
+        )
+        previous = digest
+    session.execute(insert(AuditEvent), rows)
+    head.seq, head.hash = seq, previous
 
 
 @dataclass(frozen=True)

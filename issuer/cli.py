@@ -19,6 +19,7 @@ from typing import Any
 import click
 import segno
 
+from did.errors import FurusatoError
 from did.jsonio import load_json
 from did.key import did_key_verification_method_id
 from did.keys import KeyType, PrivateKey, generate_private_key
@@ -393,6 +394,64 @@ def _state_command(action: str, help_text: str) -> None:
 _state_command("revoke", "証明書を失効させます (取り消せません) / Revoke a credential (final)")
 _state_command("suspend", "証明書を一時停止します / Suspend a credential")
 _state_command("reinstate", "停止を解除します / Reinstate a suspended credential")
+
+
+@main.command(
+    "issue-batch",
+    help="ファイルの登録者全員にベーシックの証明書を発行します / Issue basic credentials to "
+    "every registrant of a file",
+)
+@data_dir_option
+@click.option("--lg-code", required=True, help="自治体コード (6桁) / local government code")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="発行した証明書 (JSON Lines、上書きしません) / the issued credentials (JSON Lines; "
+    "never overwritten)",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="署名するプロセス数 (既定: CPU 数) / signing processes (default: CPU count)",
+)
+def issue_batch_command(
+    data_dir: Path | None,
+    database_url: str | None,
+    lg_code: str,
+    source: Path,
+    output: Path,
+    workers: int | None,
+) -> None:
+    from issuer.batch import BatchInputError, issue_batch
+
+    svc = _open(_settings(data_dir, database_url), need_secret=True)
+    done = [0]
+
+    def progress(issued: int, total: int) -> None:
+        done[0] = issued
+        click.echo(f"{issued:,} / {total:,}", err=True)
+
+    try:
+        report = issue_batch(
+            svc, lg_code, source, output, now=_now, workers=workers, progress=progress
+        )
+    except BatchInputError as exc:
+        fail(f"{source}: {exc.message_ja}", f"{source}: {exc.message_en}", USAGE)
+    except FurusatoError as exc:
+        fail(
+            f"{exc.message_ja} [{exc.code}] ({done[0]:,} 件は発行済みで {output}.partial にあります)",
+            f"{exc.message_en} [{exc.code}] ({done[0]:,} issued before, in {output}.partial)",
+            FAILED,
+        )
+    finally:
+        svc.close()
+    click.echo(
+        f"{report.issued:,} 件の証明書を発行しました: {report.output} / "
+        f"{report.issued:,} credentials issued: {report.output}"
+    )
 
 
 @main.command(

@@ -17,12 +17,12 @@ import copy
 import json
 import secrets
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from did.errors import MalformedValueError
@@ -96,6 +96,54 @@ def _allocate_all(
     ]
 
 
+def _row_and_event(
+    tenant: TenantInfo,
+    credential: dict[str, Any],
+    *,
+    document: str,
+    credential_format: str,
+    key_id: str,
+    source: str,
+    tier: str | None,
+    now: datetime,
+    actor: str,
+) -> tuple[dict[str, Any], audit.NewEvent]:
+    """The record of a credential (``credential`` its VCDM data: id, holder and validity come
+    from it; ``document`` what was issued: JSON text for ``ldp_vc``, the compact string
+    otherwise) and its audit event."""
+    holders = subject_ids(credential)
+    if holders and len(holders[0]) > HOLDER_MAX:
+        raise MalformedValueError(
+            f"credentialSubject.id is longer than {HOLDER_MAX} characters",
+            f"credentialSubject.id が {HOLDER_MAX} 文字を超えています",
+            path="credentialSubject.id",
+        )
+    start = credential.get("validFrom") or credential.get("issuanceDate")
+    end = credential.get("validUntil") or credential.get("expirationDate")
+    v1 = base_context(credential) == CREDENTIALS_V1
+    row = {
+        "lg_code": tenant.lg_code,
+        "credential_id": credential["id"],
+        "holder_did": holders[0] if holders else None,
+        "tier": tier,
+        "state": "active",
+        "source": source,
+        "key_id": key_id,
+        "issued_at": now,
+        "valid_from": parse_datetime(start, "validFrom", require_offset=not v1) if start else None,
+        "valid_until": parse_datetime(end, "validUntil", require_offset=not v1) if end else None,
+        "format": credential_format,
+        "document": document,
+    }
+    details: dict[str, Any] = {"source": source, "tier": tier, "keyId": key_id}
+    if credential_format != LDP_VC:
+        details["format"] = credential_format
+    event = audit.NewEvent(
+        at=now, actor=actor, action="credential.issue", subject=credential["id"], details=details
+    )
+    return row, event
+
+
 def _record(
     session: Session,
     tenant: TenantInfo,
@@ -109,8 +157,7 @@ def _record(
     now: datetime,
     actor: str,
 ) -> IssuedCredential:
-    """Store a credential: ``credential`` is its VCDM data (id, holder, validity come from it),
-    ``document`` what was issued (JSON text for ``ldp_vc``, the compact string otherwise)."""
+    """Store a credential and its audit event in the caller's transaction."""
     credential_id = credential["id"]
     if session.get(IssuedCredential, (tenant.lg_code, credential_id)) is not None:
         raise ConflictError(
@@ -118,44 +165,64 @@ def _record(
             f"証明書 {credential_id} は既に存在します",
             path="id",
         )
-    holders = subject_ids(credential)
-    if holders and len(holders[0]) > HOLDER_MAX:
-        raise MalformedValueError(
-            f"credentialSubject.id is longer than {HOLDER_MAX} characters",
-            f"credentialSubject.id が {HOLDER_MAX} 文字を超えています",
-            path="credentialSubject.id",
-        )
-    start = credential.get("validFrom") or credential.get("issuanceDate")
-    end = credential.get("validUntil") or credential.get("expirationDate")
-    v1 = base_context(credential) == CREDENTIALS_V1
-    row = IssuedCredential(
-        lg_code=tenant.lg_code,
-        credential_id=credential_id,
-        holder_did=holders[0] if holders else None,
-        tier=tier,
-        state="active",
-        source=source,
-        key_id=key_id,
-        issued_at=now,
-        valid_from=parse_datetime(start, "validFrom", require_offset=not v1) if start else None,
-        valid_until=parse_datetime(end, "validUntil", require_offset=not v1) if end else None,
-        format=credential_format,
+    row, event = _row_and_event(
+        tenant,
+        credential,
         document=document,
+        credential_format=credential_format,
+        key_id=key_id,
+        source=source,
+        tier=tier,
+        now=now,
+        actor=actor,
     )
-    session.add(row)
-    details: dict[str, Any] = {"source": source, "tier": tier, "keyId": key_id}
-    if credential_format != LDP_VC:
-        details["format"] = credential_format
+    record = IssuedCredential(**row)
+    session.add(record)
     audit.append(
         session,
         tenant.lg_code,
-        at=now,
-        actor=actor,
-        action="credential.issue",
-        subject=credential_id,
-        details=details,
+        at=event.at,
+        actor=event.actor,
+        action=event.action,
+        subject=event.subject,
+        details=event.details,
     )
-    return row
+    return record
+
+
+def record_issued_many(
+    session: Session,
+    tenant: TenantInfo,
+    credentials: Sequence[tuple[dict[str, Any], str]],
+    *,
+    credential_format: str,
+    key_id: str,
+    source: str,
+    tier: str | None,
+    now: datetime,
+    actor: str,
+) -> None:
+    """Store credentials signed elsewhere (issuer.batch signs in worker processes), each
+    ``(credential, document)``, with their audit events: one multi-row insert each, in the
+    caller's transaction.  A credential id already used fails the whole insert."""
+    rows, events = [], []
+    for credential, document in credentials:
+        row, event = _row_and_event(
+            tenant,
+            credential,
+            document=document,
+            credential_format=credential_format,
+            key_id=key_id,
+            source=source,
+            tier=tier,
+            now=now,
+            actor=actor,
+        )
+        rows.append(row)
+        events.append(event)
+    if rows:
+        session.execute(insert(IssuedCredential), rows)
+    audit.append_many(session, tenant.lg_code, events)
 
 
 def _unknown_configuration(configuration_id: str) -> ServiceError:
