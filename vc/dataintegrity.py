@@ -13,6 +13,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from did.document import public_key_from_verification_method
@@ -191,6 +192,28 @@ def add_proof(
     return secured
 
 
+@lru_cache(maxsize=1024)
+def _cached_public_key(items: tuple[tuple[str, Any], ...]) -> PublicKey:
+    return public_key_from_verification_method(dict(items))
+
+
+def _public_key(method: Mapping[str, Any]) -> PublicKey:
+    """:func:`public_key_from_verification_method`, remembered per verification method.
+
+    Decoding and validating a key (multibase, multicodec, the Ed25519 point and small-order
+    checks) costs about as much as the signature check itself; the result depends only on the
+    method's members, so a method seen before (same members, same values) gives the same
+    validated key.  Methods with non-scalar members (``publicKeyJwk``) are not remembered;
+    errors are never remembered.
+    """
+    try:
+        items = tuple(sorted(method.items()))
+        hash(items)
+    except TypeError:  # unhashable member values (a JWK object)
+        return public_key_from_verification_method(method)
+    return _cached_public_key(items)
+
+
 def _check_string(proof: Mapping[str, Any], key: str) -> str:
     value = proof.get(key)
     if not isinstance(value, str) or not value:
@@ -282,7 +305,7 @@ def verify_proof(
             f"検証メソッド {vm_id} に controller がありません",
             path="proof.verificationMethod",
         )
-    public_key = public_key_from_verification_method(method)
+    public_key = _public_key(method)
     if public_key.key_type not in suite.key_types:
         raise UnsupportedError(
             f"{suite.name} does not use {public_key.key_type} keys",

@@ -541,9 +541,7 @@ def test_did_key_entry_rules() -> None:
 # point of order 2 (y = -1): loading a registry checks shapes only; the point is checked when
 # the key is used and, for the operator, by validate_entry.
 NOT_A_POINT = "z" + base58btc_encode(varint_encode(0xED) + (2).to_bytes(32, "little"))
-SMALL_ORDER = "z" + base58btc_encode(
-    varint_encode(0xED) + (2**255 - 19 - 1).to_bytes(32, "little")
-)
+SMALL_ORDER = "z" + base58btc_encode(varint_encode(0xED) + (2**255 - 19 - 1).to_bytes(32, "little"))
 
 
 @pytest.mark.parametrize("multibase", [NOT_A_POINT, SMALL_ORDER])

@@ -40,10 +40,16 @@ class Cryptosuite(Protocol):
 
 @dataclass(frozen=True)
 class RdfcCryptosuite:
-    """A cryptosuite of the RDFC-1.0 family."""
+    """A cryptosuite of the RDFC-1.0 family.
+
+    ``fast`` selects the compiled canonicalization path (:mod:`vc.fastld`, byte-identical
+    N-Quads, falling back by itself); ``dataclasses.replace(suite, fast=False)`` is the same
+    suite on the pyld reference path, for the benchmarks and the differential tests.
+    """
 
     name: str
     key_types: frozenset[KeyType]
+    fast: bool = True
 
     def hash(self, key_type: KeyType, data: bytes) -> bytes:
         if key_type is KeyType.P384:
@@ -57,7 +63,10 @@ class RdfcCryptosuite:
         loader: StaticDocumentLoader,
     ) -> tuple[str, str]:
         """(canonical proof configuration, canonical document) as N-Quads."""
-        return canonicalize(proof_config, loader), canonicalize(document, loader)
+        return (
+            canonicalize(proof_config, loader, fast=self.fast),
+            canonicalize(document, loader, fast=self.fast),
+        )
 
     def verify_data(
         self,
