@@ -24,6 +24,10 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+# isort: off
+from vc import _offline  # noqa: F401  (first: pyld without its network document loaders)
+
+# isort: on
 import pyld.canon
 from pyld import jsonld
 from pyld.canon import URDNA2015
