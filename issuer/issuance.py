@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from did.errors import MalformedValueError
@@ -158,13 +159,6 @@ def _record(
     actor: str,
 ) -> IssuedCredential:
     """Store a credential and its audit event in the caller's transaction."""
-    credential_id = credential["id"]
-    if session.get(IssuedCredential, (tenant.lg_code, credential_id)) is not None:
-        raise ConflictError(
-            f"credential {credential_id} already exists",
-            f"証明書 {credential_id} は既に存在します",
-            path="id",
-        )
     row, event = _row_and_event(
         tenant,
         credential,
@@ -178,6 +172,14 @@ def _record(
     )
     record = IssuedCredential(**row)
     session.add(record)
+    try:
+        session.flush([record])  # the primary key refuses a used id (no lookup first)
+    except IntegrityError:
+        raise ConflictError(
+            f"credential {row['credential_id']} already exists",
+            f"証明書 {row['credential_id']} は既に存在します",
+            path="id",
+        ) from None
     audit.append(
         session,
         tenant.lg_code,
@@ -368,7 +370,7 @@ def issue_submitted(
     *,
     lg_code: str,
     credential: Mapping[str, Any],
-    with_status: bool,
+    with_status: bool | None,
     now: datetime,
     actor: str,
 ) -> Issued:
@@ -376,7 +378,8 @@ def issue_submitted(
 
     The issuer must be this municipality (or absent: then it is set); a furusato credential
     must name this municipality; an ``id`` is added when missing; the revocation and
-    suspension entries are added when ``with_status``.
+    suspension entries are added when ``with_status`` (None: when the municipality's
+    ``vcapiStatus`` setting says so).
     """
     document = copy.deepcopy(dict(credential))
     with db.transaction() as session:
@@ -402,6 +405,8 @@ def issue_submitted(
                 "証明書の id は64文字以内の URL にしてください",
                 path="id",
             )
+        if with_status is None:
+            with_status = bool(tenant.settings.get("vcapiStatus"))
         if with_status:
             if "credentialStatus" in document:
                 raise ServiceError(

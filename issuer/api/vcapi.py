@@ -19,7 +19,6 @@ from issuer.api.common import json_body, services
 from issuer.auth import authenticate
 from issuer.bootstrap import Services
 from issuer.resolving import LocalStatusLists, tenant_resolver
-from issuer.tenants import get_tenant
 from shellkit.web import PROBLEM_JSON, prefers_english
 from vc.result import VerificationResult
 from vc.verify import VerifyOptions, verify_credential, verify_presentation
@@ -148,9 +147,8 @@ def issue(request: Request, body: Any = BODY) -> JSONResponse:
                 path="options.credentialId",
             )
         credential = {**credential, "id": credential_id}
-    with svc.db.read() as session:
-        tenant = get_tenant(session, principal.lg_code)
-    with_status = status_option is not None or bool(tenant.settings.get("vcapiStatus"))
+    # None: the municipality's vcapiStatus setting decides, read in the issuing transaction
+    with_status = True if status_option is not None else None
     issued = issuance.issue_submitted(
         svc.db,
         svc.ring,
