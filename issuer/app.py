@@ -18,7 +18,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from did.errors import FurusatoError, LimitExceededError, MalformedValueError
 from issuer.activities import MAX_DOCUMENT
-from issuer.api import admin, pages, premium, premium_pages, public, vcapi
+from issuer.api import admin, notices_pages, pages, premium, premium_pages, public, vcapi
+from issuer.api import notices as notices_api
+from issuer.api import stats as stats_api
 from issuer.api.common import problem_response
 from issuer.bootstrap import Services, open_services, resolve_secret
 from issuer.errors import InternalError, NotFoundError, ServiceError
@@ -102,6 +104,12 @@ def create_app(svc: Services) -> FastAPI:
     app.include_router(premium.router)
     app.include_router(premium.admin_router)
     app.include_router(premium_pages.router)
+    app.include_router(notices_api.router)
+    app.include_router(notices_api.admin_router)
+    app.include_router(notices_pages.router)
+    app.include_router(stats_api.router)
+    app.include_router(stats_api.admin_router)
+    app.include_router(stats_api.national_router)
     app.include_router(pages.router)
     app.mount(
         "/static",

@@ -5,7 +5,8 @@ the whole token is compared in constant time.  Only the hash is stored, so a dat
 gives no usable token.  Roles:
 
 * ``admin``   — everything of its municipality (keys, tokens, credentials);
-* ``staff``   — issue, offer, revoke, suspend, reinstate;
+* ``staff``   — issue, offer, revoke, suspend, reinstate; premium review; notices and the
+  answers to calls (``notices``);
 * ``auditor`` — read-only: credentials list, audit log.
 """
 
@@ -30,8 +31,10 @@ _TOKEN = re.compile(r"fvc_([0-9]{6})_([A-Za-z0-9]{8,16})_([A-Za-z0-9_-]{20,64})"
 
 # What each role may do.
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({"read", "issue", "offer", "status", "premium", "keys", "tokens", "audit"}),
-    "staff": frozenset({"read", "issue", "offer", "status", "premium"}),
+    "admin": frozenset(
+        {"read", "issue", "offer", "status", "premium", "notices", "keys", "tokens", "audit"}
+    ),
+    "staff": frozenset({"read", "issue", "offer", "status", "premium", "notices"}),
     "auditor": frozenset({"read", "audit"}),
 }
 

@@ -34,6 +34,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -389,6 +390,77 @@ class ActivityDocument(Base):
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     uploaded_at: Mapped[datetime]
     uploaded_by: Mapped[str] = mapped_column(String(128))
+
+
+# --- notices and 手を挙げる (DESIGN.md §12, docs/notices.md) --------------------------------------
+
+
+class Notice(Base):
+    """A notice of a municipality: its topic (the Japanese name is the value), title and body
+    (Japanese, optional English), an optional https link, the tiers it is for; a call for help
+    (topic 募集) also has its places and deadline.  Withdrawn notices are kept (their answers
+    count in the statistics) but leave the feed."""
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        ForeignKeyConstraint(["lg_code"], ["tenants.lg_code"]),
+        Index("ix_notices_feed", "lg_code", "published_at", "notice_id"),
+    )
+
+    lg_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    notice_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(16))
+    title_ja: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str | None] = mapped_column(String(200))
+    body_ja: Mapped[str] = mapped_column(Text)
+    body_en: Mapped[str | None] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(2048))
+    audience: Mapped[str] = mapped_column(String(8))  # all | basic | premium
+    published_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    places: Mapped[int | None] = mapped_column(Integer)  # calls (募集) only
+    deadline: Mapped[datetime | None]  # calls (募集) only
+    closed_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(128))
+
+
+class NoticeResponse(Base):
+    """A hand raised (手を挙げる) for a call: the registration that answered (its key and the
+    credential it presented — no name unless the person wrote one in the message), when, and
+    when it was withdrawn.  At most one answer per registration and call is not withdrawn (a
+    partial unique index).  The tenant column is ``tenant_id`` (the lgCode): the statistics
+    count hands raised per month from this table."""
+
+    __tablename__ = "notice_responses"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id"], ["tenants.lg_code"]),
+        ForeignKeyConstraint(["tenant_id", "notice_id"], ["notices.lg_code", "notices.notice_id"]),
+        Index("ix_notice_responses_notice", "tenant_id", "notice_id", "created_at"),
+        Index("ix_notice_responses_created", "tenant_id", "created_at"),
+        Index(
+            "uq_notice_responses_active",
+            "tenant_id",
+            "notice_id",
+            "holder_did",
+            unique=True,
+            sqlite_where=text("withdrawn_at IS NULL"),
+            postgresql_where=text("withdrawn_at IS NULL"),
+        ),
+    )
+
+    tenant_id: Mapped[str] = mapped_column(String(6), primary_key=True)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    notice_id: Mapped[str] = mapped_column(String(32))
+    holder_did: Mapped[str] = mapped_column(String(512))
+    credential_id: Mapped[str] = mapped_column(String(64))
+    tier: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    withdrawn_at: Mapped[datetime | None]
 
 
 # --- engines and transactions ---------------------------------------------------------------

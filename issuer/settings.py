@@ -13,7 +13,9 @@ Environment variables (each also a CLI option):
   OpenID provider of the マイナンバーカード login (redirect URI
   ``<public URL>/premium/oidc/callback``); ``FURUSATO_JPKI_ANCHORS`` — a PEM file of the JPKI
   署名用 CA certificates; ``FURUSATO_JPKI_CRLS`` — the CRLs (files or https URLs, separated by
-  spaces).
+  spaces);
+* ``FURUSATO_STATS_K`` — the national statistics' suppression threshold k: a count below k is
+  never published (default 10, a whole number from 2 to 1000; docs/statistics.md).
 """
 
 from __future__ import annotations
@@ -24,6 +26,25 @@ from datetime import timedelta
 from pathlib import Path
 
 DEFAULT_PUBLIC_URL = "http://localhost:8000"
+DEFAULT_STATS_K = 10
+STATS_K_RANGE = (2, 1000)
+
+
+def stats_k_from(text: str | None) -> int:
+    """``FURUSATO_STATS_K`` as a number (unset or empty: the default of 10)."""
+    if text is None or not text.strip():
+        return DEFAULT_STATS_K
+    low, high = STATS_K_RANGE
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = 0
+    if not low <= value <= high:
+        raise ValueError(
+            f"FURUSATO_STATS_K は {low}〜{high} の整数です / "
+            f"FURUSATO_STATS_K must be a whole number from {low} to {high}: {text[:20]!r}"
+        )
+    return value
 
 
 def default_data_dir() -> Path:
@@ -65,6 +86,8 @@ class Settings:
     oidc_client_secret: str | None = field(default=None, repr=False)
     jpki_anchors: Path | None = None
     jpki_crls: tuple[str, ...] = ()
+    # national statistics: counts below k are suppressed (docs/statistics.md)
+    stats_k: int = DEFAULT_STATS_K
 
     @property
     def effective_database_url(self) -> str:
@@ -95,5 +118,6 @@ class Settings:
             if env.get("FURUSATO_JPKI_ANCHORS")
             else None,
             jpki_crls=tuple(env.get("FURUSATO_JPKI_CRLS", "").split()),
+            stats_k=stats_k_from(env.get("FURUSATO_STATS_K")),
         )
         return settings.with_overrides(**overrides)

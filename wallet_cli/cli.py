@@ -50,6 +50,7 @@ from vc.furusato import ACTIVITY_CREDENTIAL_TYPE, RESIDENT_CREDENTIAL_TYPE, RESI
 from vc.model import issuer_id
 from vc.presentation import create_presentation, sign_presentation
 from wallet_cli import client
+from wallet_cli import notices as notice_feeds
 from wallet_cli.store import (
     StoredApplication,
     StoredCredential,
@@ -1626,6 +1627,211 @@ def premium_status(
         print_json(rows)
     if failed:
         sys.exit(FAILED)
+
+
+# --- notices and 手を挙げる (docs/notices.md; the logic is in wallet_cli/notices.py) -----------------
+
+
+def _memberships(wallet: Wallet) -> list[notice_feeds.Membership]:
+    return notice_feeds.memberships(
+        wallet.credentials,
+        summary=summary,
+        issuer_of=lambda c: issuer_id(credential_view(c)),
+        usable=_usable,
+    )
+
+
+@main.command(
+    help="登録している自治体のお知らせ (署名を確認します) / Notices of the municipalities you "
+    "are registered with (signatures checked)"
+)
+@click.option(
+    "--topic",
+    "topic_option",
+    metavar="TOPIC,…",
+    help="この分類だけ (設定の代わりに) / only these topics (instead of prefs)",
+)
+@click.option("--since", metavar="DATE", help="この日以降に掲載 (例: 2027-03-01) / published since")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力 / print JSON")
+@pass_context
+def news(ctx: Context, topic_option: str | None, since: str | None, as_json: bool) -> None:
+    chosen = (
+        guarded(USAGE, lambda: notice_feeds.parse_topics(topic_option))
+        if topic_option is not None
+        else None
+    )
+    since_at = guarded(USAGE, lambda: notice_feeds.parse_since(since))
+    wallet = ctx.load()
+    topics = chosen if topic_option is not None else notice_feeds.topics_of(wallet)
+    found = _memberships(wallet)
+    now = _now()
+    result = notice_feeds.collect(
+        client.HttpClient(),
+        found,
+        notice_feeds.feeds_cache(wallet),
+        topics=topics,
+        since=since_at,
+        now=now,
+    )
+    ctx.save(wallet)  # the feeds verified, with their ETags
+    raised = notice_feeds.hands(wallet)
+    for membership, error in result.failed:
+        name_ja, name_en = membership.label("ja"), membership.label("en")
+        click.echo(
+            f"エラー: {name_ja}のお知らせを表示できません: {error.message_ja} [{error.code}] / "
+            f"Error: the notices of {name_en} are not shown: {error.message_en} [{error.code}]",
+            err=True,
+        )
+    if as_json:
+        print_json(notice_feeds.news_json(result, raised, topics))
+    elif not found:
+        ctx.say(
+            "登録している自治体がありません。先に登録証明書を受け取ってください (receive)",
+            "You are not registered with any municipality yet: receive a registration first",
+        )
+    elif not result.items:
+        shown = notice_feeds.topics_text(topics, ctx.lang)
+        ctx.say(
+            f"表示するお知らせはありません (分類: {shown})",
+            f"No notices to show (topics: {shown})",
+        )
+    else:
+        for notice, membership in result.items:
+            for line in notice_feeds.render(notice, membership, ctx.lang, raised.get(notice.id)):
+                click.echo(line)
+            click.echo("")
+    if result.failed:
+        sys.exit(FAILED)
+
+
+@main.command(
+    help="お知らせの分類の設定 (このウォレットの中だけに保存され、自治体には送られません) / "
+    "Topics of the notices you want (kept in this wallet only, never sent)"
+)
+@click.option(
+    "--topics",
+    metavar="TOPIC,…",
+    help="例: 防災,イベント (disaster,events) / e.g. 防災,イベント",
+)
+@click.option("--clear", is_flag=True, help="すべての分類を表示 / show every topic")
+@click.option("--show", is_flag=True, help="今の設定を表示 / show the current setting")
+@pass_context
+def prefs(ctx: Context, topics: str | None, clear: bool, show: bool) -> None:
+    if topics is not None and clear:
+        fail("--topics と --clear は同時に使えません", "--topics and --clear exclude each other")
+    chosen = guarded(USAGE, lambda: notice_feeds.parse_topics(topics)) if topics else None
+    if topics is not None and not topics.strip():
+        fail("--topics に分類を指定してください (例: 防災,イベント)", "--topics: name the topics")
+    wallet = ctx.load()
+    if chosen is not None or clear:
+        notice_feeds.set_topics(wallet, chosen)
+        ctx.save(wallet)
+    current = notice_feeds.topics_of(wallet)
+    ctx.say(
+        f"お知らせの分類: {notice_feeds.topics_text(current, 'ja')} "
+        "(この設定はウォレットの中だけにあり、自治体には送られません)",
+        f"Notice topics: {notice_feeds.topics_text(current, 'en')} "
+        "(kept in this wallet only; never sent to a municipality)",
+    )
+    if show or (chosen is None and not clear):
+        for topic, (label, ascii_name) in notice_feeds.TOPICS.items():
+            mark = "✓" if current is None or topic in current else " "
+            click.echo(f"  [{mark}] {topic} / {label} ({ascii_name})")
+
+
+def _hand(
+    ctx: Context,
+    notice_id: str,
+    *,
+    message: str | None,
+    withdraw: bool,
+    lg_code: str | None,
+    reference: str | None,
+) -> None:
+    notice_id = guarded(USAGE, lambda: notice_feeds.check_notice_id(notice_id))
+    text = guarded(USAGE, lambda: notice_feeds.check_message(message))
+    wallet = ctx.load()
+    where = guarded(FAILED, lambda: notice_feeds.locate(wallet, notice_id, lg_code))
+    stored = _registration(wallet, where, reference=reference)
+    done = guarded(
+        FAILED,
+        lambda: notice_feeds.answer(
+            client.HttpClient(),
+            stored.issuer_url,
+            notice_id,
+            withdraw=withdraw,
+            message=text,
+            presentation_for=lambda nonce, domain: build_presentation(stored, nonce, domain),
+        ),
+    )
+    notice_feeds.remember(wallet, where, done, withdraw=withdraw)
+    ctx.save(wallet)
+    known = notice_feeds.cached(wallet, notice_id)
+    title_ja = f"「{known.title('ja')}」" if known else notice_id
+    title_en = f"{known.title('en')!r}" if known else notice_id
+    left_ja = f" (残り {done.places_left} 名)" if done.places_left is not None else ""
+    left_en = f" ({done.places_left} places left)" if done.places_left is not None else ""
+    if withdraw:
+        ctx.say(
+            f"手を挙げたのを取り消しました: {title_ja}{left_ja}",
+            f"Your answer was withdrawn: {title_en}{left_en}",
+        )
+    else:
+        ctx.say(
+            f"手を挙げました: {title_ja}{left_ja}。自治体からの連絡をお待ちください",
+            f"You raised your hand: {title_en}{left_en}. The municipality will be in touch",
+        )
+
+
+@main.command(
+    "raise-hand",
+    help="募集 (お知らせ) に手を挙げます。登録の鍵で証明し、氏名は送りません / Raise your hand "
+    "for a call (募集), proven with your registration's key; no name is sent",
+)
+@click.argument("notice_id", metavar="NOTICE_ID")
+@click.option(
+    "--message",
+    metavar="TEXT",
+    help=f"自治体へのひとこと ({notice_feeds.MESSAGE_MAX}文字まで) / a message "
+    f"(up to {notice_feeds.MESSAGE_MAX} characters)",
+)
+@click.option("--withdraw", is_flag=True, help="取り消す / withdraw your answer")
+@click.option("--lg-code", metavar="CODE", help="お知らせの自治体 / the notice's municipality")
+@click.option(
+    "--credential",
+    "reference",
+    metavar="ID",
+    help="使う登録証明書 (複数あるとき) / the registration to use (when there are several)",
+)
+@pass_context
+def raise_hand(
+    ctx: Context,
+    notice_id: str,
+    message: str | None,
+    withdraw: bool,
+    lg_code: str | None,
+    reference: str | None,
+) -> None:
+    if withdraw and message is not None:
+        fail("--withdraw と --message は同時に使えません", "--withdraw takes no --message")
+    _hand(ctx, notice_id, message=message, withdraw=withdraw, lg_code=lg_code, reference=reference)
+
+
+@main.command(
+    "withdraw-hand",
+    help="募集に手を挙げたのを取り消します (枠が空きます) / Withdraw your answer to a call",
+)
+@click.argument("notice_id", metavar="NOTICE_ID")
+@click.option("--lg-code", metavar="CODE", help="お知らせの自治体 / the notice's municipality")
+@click.option(
+    "--credential",
+    "reference",
+    metavar="ID",
+    help="使う登録証明書 (複数あるとき) / the registration to use (when there are several)",
+)
+@pass_context
+def withdraw_hand(ctx: Context, notice_id: str, lg_code: str | None, reference: str | None) -> None:
+    _hand(ctx, notice_id, message=None, withdraw=True, lg_code=lg_code, reference=reference)
 
 
 if __name__ == "__main__":  # pragma: no cover

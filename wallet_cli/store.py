@@ -189,6 +189,10 @@ class Wallet:
     # Added with premium registration: wallets written before have no "applications" (the
     # format stays 1; older versions of the wallet ignore the member).
     applications: list[StoredApplication] = field(default_factory=list)
+    # Added with notices (docs/notices.md): the feeds last verified, with their ETag, and the
+    # hands raised ({"feeds": {lgCode: …}, "hands": {noticeId: …}}).  The topic preferences
+    # are ``prefs["topics"]``.  Like everything here, they never leave the device.
+    notices: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -196,6 +200,7 @@ class Wallet:
             "credentials": [c.to_json() for c in self.credentials],
             "prefs": self.prefs,
             "applications": [a.to_json() for a in self.applications],
+            "notices": self.notices,
         }
 
     @classmethod
@@ -209,6 +214,7 @@ class Wallet:
                 [StoredCredential.from_json(c) for c in value["credentials"]],
                 dict(value.get("prefs") or {}),
                 [StoredApplication.from_json(a) for a in value.get("applications") or []],
+                value["notices"] if isinstance(value.get("notices"), dict) else {},
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise WalletError(

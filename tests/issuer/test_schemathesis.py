@@ -115,6 +115,22 @@ def test_the_schema_lists_every_api_operation() -> None:
         "admin_create_site",
         "admin_close_site",
         "admin_site_qr",
+        "premium_personal_claims",
+        "premium_sealed_received",
+        "notices_feed",
+        "notice_raise_hand",
+        "notice_withdraw_hand",
+        "admin_notices",
+        "admin_create_notice",
+        "admin_notice",
+        "admin_update_notice",
+        "admin_close_notice",
+        "admin_withdraw_notice",
+        "admin_notice_responses",
+        "admin_stats",
+        "admin_stats_csv",
+        "national_stats",
+        "national_stats_csv",
     } == operation_ids
 
 
