@@ -108,6 +108,12 @@ def test_an_auditor_sees_the_page_without_the_premium_menu(
     assert page.status_code == 200
     assert 'href="/admin/premium"' not in page.text  # an auditor may not review applications
     assert 'href="/admin/stats" aria-current="page"' in page.text
+    assert 'href="/admin/notices"' not in page.text
+    # the console's own page leads an auditor to the statistics too
+    console = client.get("/admin")
+    assert console.status_code == 200
+    assert 'href="/admin/stats"' in console.text
+    assert 'href="/admin/premium"' not in console.text
 
 
 def test_without_a_token(world: World, client: TestClient) -> None:
