@@ -11,7 +11,13 @@ Everything verification needs offline lives in one directory (``--cache-dir`` or
 
 Writes are atomic (``shellkit.files``).  Nothing here decides trust: the registry is
 re-verified with the pinned key on every load, status list credentials are verified by the
-caller (``vc.verify``), and the cache only says how old each piece is.
+caller (``vc.verify``; ``verifier.statusmemo`` makes that once per content), and the cache
+only says how old each piece is.
+
+A long-running verifier (the scanner page) checks many QR codes against the same lists, so
+each list is read and parsed once and held in memory (its JSON as parsed: ~5 KB for a list
+with 1 % of its bits set, docs/scaling.md) until its file or its entry in ``state.json``
+changes — a new sync, or a file changed under us, is read again on the next check.
 """
 
 from __future__ import annotations
@@ -66,11 +72,29 @@ class CacheAge:
     lists: int
 
 
+@dataclass(frozen=True)
+class _HeldList:
+    """A status list read from its file: the file's identity when read, and the document."""
+
+    stamp: tuple[int, int, int, int]  # mtime_ns, size, inode, ctime_ns
+    fetched_at: object
+    document: StatusListDocument
+
+
+def _stamp(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_ctime_ns)
+
+
 class VerifierCache:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._registry: tuple[bytes, Registry] | None = None
         self._state_memo: tuple[tuple[int, int, int], dict[str, Any]] | None = None
+        self._lists: dict[str, _HeldList] = {}
 
     # --- files ---------------------------------------------------------------------------
 
@@ -218,16 +242,26 @@ class VerifierCache:
             entry = self._state()["lists"].get(url)
         except FurusatoError:
             return None
-        path = self._list_path(url)
-        if entry is None or not path.is_file():
+        if entry is None:
+            self._lists.pop(url, None)
             return None
+        path = self._list_path(url)
+        stamp = _stamp(path)
+        if stamp is None:
+            return None
+        fetched_at = entry.get("fetchedAt")
+        held = self._lists.get(url)
+        if held is not None and held.stamp == stamp and held.fetched_at == fetched_at:
+            return held.document
         try:
             document = load_json(path.read_bytes(), Limits(max_bytes=MAX_LIST_FILE))
-        except FurusatoError:
+        except (FurusatoError, OSError):
             return None  # damaged (a power cut during sync): as good as missing
         if not isinstance(document, dict):
             return None
-        return StatusListDocument(document, retrieved_at=_parse(entry.get("fetchedAt")))
+        held = _HeldList(stamp, fetched_at, StatusListDocument(document, _parse(fetched_at)))
+        self._lists[url] = held
+        return held.document
 
     def age(self) -> CacheAge:
         state = self._state()

@@ -28,6 +28,7 @@ from vc.registry import Registry
 from vc.result import Check, VerificationResult, failed, from_error
 from vc.verify import StatusListSource, VerifyOptions, result_format, verify, with_format
 from verifier.policy import Policy
+from verifier.statusmemo import memoized_suites
 
 
 def issuer_lookup(registry: Registry | None) -> envelope.IssuerLookup | None:
@@ -126,6 +127,8 @@ def check(
         registry=registry,
         status_lists=status_lists,
         status_max_age=policy.status_max_age,
+        # status lists verified once per content (verifier.statusmemo), same allow-list
+        suites=memoized_suites(),
     )
     result = verify(document, resolver=Resolver(documents=ChainMap(*maps)), options=options)
     policy_checks: list[Check] = []

@@ -27,6 +27,7 @@ from vc.verify import VerifyOptions
 from verifier.cache import VerifierCache
 from verifier.check import credential_documents
 from verifier.policy import Policy
+from verifier.statusmemo import memoized_suites
 
 DEFAULT_LIFETIME = timedelta(minutes=5)
 MAX_OPEN = 200
@@ -185,6 +186,7 @@ def verify_with_cache(
         registry=registry,
         status_lists=cache,
         status_max_age=policy.status_max_age,
+        suites=memoized_suites(),  # status lists verified once per content
     )
 
     def policy_checks(result: VerificationResult) -> Sequence[Check]:

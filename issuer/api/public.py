@@ -25,7 +25,7 @@ from issuer.api.common import (
 )
 from issuer.bootstrap import Services
 from issuer.errors import NotFoundError, ServiceError
-from issuer.tenants import TenantInfo, active_key, did_document, get_tenant
+from issuer.tenants import TenantInfo, did_document, get_tenant
 from vc import oid4vci as wire
 
 router = APIRouter()
@@ -314,26 +314,30 @@ def status_list_index(request: Request, lg_code: LgCode) -> JSONResponse:
     summary="Bitstring status list credential",
 )
 def status_list(request: Request, purpose: str, number: int, lg_code: LgCode) -> Response:
+    """The signed list, re-signed on the first GET after a change (``status.serve_list``:
+    read-only while it is unchanged).  Served as stored, with an ETag for revalidation."""
     svc = services(request)
     if not _PURPOSE.fullmatch(purpose) or not 1 <= number <= 1_000_000:
         raise NotFoundError("no such status list", "そのステータスリストはありません")
-    now = svc.clock()
-    with svc.db.transaction() as session:
-        tenant = get_tenant(session, lg_code)
-        key = active_key(session, svc.ring, tenant)
-        document = status.published_list(
-            session,
-            tenant,
-            key,
-            purpose,
-            number,
-            now=now,
-            validity=svc.settings.status_list_validity,
-            ttl=svc.settings.status_list_ttl,
-        )
-    max_age = int(svc.settings.status_list_ttl.total_seconds())
-    return JSONResponse(
-        document,
-        media_type="application/vc",
-        headers={"Cache-Control": f"public, max-age={max_age}"},
+    published = status.serve_list(
+        svc.db,
+        svc.ring,
+        lg_code,
+        purpose,
+        number,
+        now=svc.clock(),
+        validity=svc.settings.status_list_validity,
+        ttl=svc.settings.status_list_ttl,
     )
+    max_age = int(svc.settings.status_list_ttl.total_seconds())
+    headers = {"Cache-Control": f"public, max-age={max_age}", "ETag": published.etag}
+    if published.etag in _etags(request.headers.get("if-none-match")):
+        return Response(status_code=304, headers=headers)
+    return Response(published.body, media_type="application/vc", headers=headers)
+
+
+def _etags(header: str | None) -> set[str]:
+    """The entity tags of an If-None-Match header (weak ones compare weakly, RFC 9110 §13.1.2)."""
+    if not header:
+        return set()
+    return {tag.strip().removeprefix("W/") for tag in header[:1024].split(",")}
