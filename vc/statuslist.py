@@ -93,7 +93,7 @@ class BitstringStatusList:
                 "encodedList が長すぎます",
                 path="credentialSubject.encodedList",
             )
-        compressed = base64url_decode(encoded[1:])
+        compressed = base64url_decode(encoded[1:], max_length=max_bytes * 2)
         inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
         try:
             bits = inflater.decompress(compressed, max_bytes + 1)
