@@ -218,21 +218,22 @@ def _issue_chunk(
     since = issuance.registered_since(now)
     created = valid_from.isoformat()
     with svc.db.transaction() as session:
+        ids = [issuance.new_credential_id() for _ in chunk]
+        allocations = {
+            purpose: status.allocate_many(
+                session,
+                tenant,
+                purpose,
+                ids,
+                now=now,
+                randbelow=secrets.randbelow,
+                fill=svc.settings.status_list_fill,
+            )
+            for purpose in status.PURPOSES
+        }
         jobs = []
-        for registrant in chunk:
-            credential_id = issuance.new_credential_id()
-            entries = [
-                status.allocate(
-                    session,
-                    tenant,
-                    purpose,
-                    credential_id,
-                    now=now,
-                    randbelow=secrets.randbelow,
-                    fill=svc.settings.status_list_fill,
-                ).entry()
-                for purpose in status.PURPOSES
-            ]
+        for registrant, credential_id in zip(chunk, ids, strict=True):
+            entries = [allocations[p][credential_id].entry() for p in status.PURPOSES]
             unsigned = resident_credential(
                 credential_id=credential_id,
                 issuer=tenant.did,

@@ -26,7 +26,7 @@ import json
 import threading
 import weakref
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -214,6 +214,70 @@ def allocate(
             number = _roll_over_if_full(session, tenant.lg_code, purpose, number, fill, now)
     raise ServiceError(
         "could not allocate a status index (the list is unexpectedly full)",
+        "ステータス番号を割り当てられませんでした",
+        code="status_allocation_failed",
+        status=503,
+    )
+
+
+def allocate_many(
+    session: Session,
+    tenant: TenantInfo,
+    purpose: str,
+    credential_ids: Sequence[str],
+    *,
+    now: datetime,
+    randbelow: Callable[[int], int],
+    fill: float,
+) -> dict[str, Allocation]:
+    """:func:`allocate` for many credentials at once (batch issuance): random indexes, distinct
+    among themselves, taken with one multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING``
+    per round; the picks that collided with indexes already taken are drawn again, and the
+    list rolls over as :func:`allocate` rolls it over."""
+    number = _current_list(session, tenant.lg_code, purpose, now)
+    pending = list(credential_ids)
+    taken: dict[str, Allocation] = {}
+    for attempt in range(1, 2 * MAX_ATTEMPTS + 1):
+        picks: dict[int, str] = {}
+        for credential_id in pending[: LIST_LENGTH // 4]:  # the rest in the next rounds
+            index = randbelow(LIST_LENGTH)
+            while index in picks:
+                index = randbelow(LIST_LENGTH)
+            picks[index] = credential_id
+        dialect = session.get_bind().dialect.name
+        builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (
+            builder(StatusEntry)
+            .values(
+                [
+                    {
+                        "lg_code": tenant.lg_code,
+                        "purpose": purpose,
+                        "list_number": number,
+                        "list_index": index,
+                        "credential_id": credential_id,
+                    }
+                    for index, credential_id in picks.items()
+                ]
+            )
+            .on_conflict_do_nothing()
+            .returning(StatusEntry.list_index)
+        )
+        inserted = set(session.execute(statement).scalars())
+        url = list_url(tenant.public_url, tenant.lg_code, purpose, number)
+        for index in inserted:
+            taken[picks[index]] = Allocation(purpose, number, index, url)
+        pending = [c for c in pending if c not in taken]
+        if not pending:
+            return taken
+        if inserted and len(inserted) == len(picks):
+            continue  # no collision: more of the chunk, not a fuller list
+        if attempt == MAX_ATTEMPTS:
+            number = _roll_over(session, tenant.lg_code, purpose, number, now)
+        elif attempt % COLLISIONS_BEFORE_COUNTING == 0 or len(inserted) < len(picks) // 2:
+            number = _roll_over_if_full(session, tenant.lg_code, purpose, number, fill, now)
+    raise ServiceError(
+        "could not allocate status indexes (the list is unexpectedly full)",
         "ステータス番号を割り当てられませんでした",
         code="status_allocation_failed",
         status=503,

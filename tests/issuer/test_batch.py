@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from did.errors import FurusatoError
 from did.key import did_key_from_public_key
 from did.keys import KeyType, PrivateKey
-from issuer import audit, batch, issuance
+from issuer import audit, batch, issuance, status
 from issuer.cli import main as issuer_main
 from issuer.db import IssuedCredential, StatusEntry
 from issuer.resolving import LocalStatusLists, tenant_resolver
@@ -205,3 +205,46 @@ def test_the_line_parser_takes_any_bytes(raw: bytes) -> None:
         assert "line 7" in refused.message_en
     else:
         assert parsed is None or parsed.holder.startswith("did:key:")
+
+
+def test_allocate_many_takes_distinct_indexes_and_rolls_over(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk larger than a (shrunk) list: every credential gets an index, none twice, the
+    lists roll over; indexes already taken by single allocations are avoided."""
+    monkeypatch.setattr(status, "LIST_LENGTH", 64)
+    now = world.svc.clock()
+    with world.svc.db.transaction() as session:
+        single = status.allocate(
+            session,
+            world.tenant,
+            "revocation",
+            "urn:uuid:single",
+            now=now,
+            randbelow=secrets.randbelow,
+            fill=0.9,
+        )
+        ids = [f"urn:uuid:{i}" for i in range(150)]
+        taken = status.allocate_many(
+            session,
+            world.tenant,
+            "revocation",
+            ids,
+            now=now,
+            randbelow=secrets.randbelow,
+            fill=0.5,
+        )
+    assert set(taken) == set(ids)
+    places = [(a.list_number, a.index) for a in taken.values()]
+    places.append((single.list_number, single.index))
+    assert len(set(places)) == len(places)
+    assert all(0 <= index < 64 for _, index in places)
+    assert len({number for number, _ in places}) >= 3  # 151 entries in lists of 64
+    with world.svc.db.read() as session:
+        stored = session.execute(
+            select(StatusEntry.list_number, StatusEntry.list_index, StatusEntry.credential_id)
+        ).all()
+    assert {(n, i): c for n, i, c in stored} == {
+        **{(a.list_number, a.index): c for c, a in taken.items()},
+        (single.list_number, single.index): "urn:uuid:single",
+    }
