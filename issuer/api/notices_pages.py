@@ -22,11 +22,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from did.errors import FurusatoError, MalformedValueError
 from issuer import notices
 from issuer.api.common import services
-from issuer.api.pages import FORM, _check_csrf, _console_principal, _csrf, _page
-from issuer.api.premium_pages import JST, _error, _jst, _local_time
+from issuer.api.pages import FORM, _csrf
+from issuer.api.premium_pages import (
+    JST,
+    _error,
+    _jst,
+    _local_time,
+    console_html,
+    console_refusal,
+    console_staff,
+)
 from issuer.auth import Principal
 from issuer.bootstrap import Services
-from issuer.errors import AuthenticationError
 from issuer.notices import Cursor, NoticeDraft
 from issuer.tenants import TenantInfo, get_tenant
 from shellkit.web import status_of
@@ -108,19 +115,11 @@ def _done(done: str | None) -> dict[str, Any] | None:
 
 
 def _html(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    page = _page(request, name, {**LABELS, **context}, status)
-    page.headers["Cache-Control"] = "no-store"  # answers carry what residents wrote
-    return page
+    return console_html(request, name, context, status, labels=LABELS)
 
 
 def _refusal(request: Request, error: FurusatoError) -> HTMLResponse:
-    """A refusal that leaves nothing else to show (sign-in, role, CSRF, a missing notice)."""
-    return _html(
-        request,
-        "admin_premium_error.html",
-        {"message": _error(error), "signed_out": isinstance(error, AuthenticationError)},
-        status_of(error),
-    )
+    return console_refusal(request, error, labels=LABELS)
 
 
 def _see(notice_id: str, done: str) -> RedirectResponse:
@@ -128,17 +127,11 @@ def _see(notice_id: str, done: str) -> RedirectResponse:
 
 
 def _staff(svc: Services, request: Request) -> Principal:
-    who = _console_principal(svc, request)
-    who.require("notices")
-    return who
+    return console_staff(svc, request, "notices")
 
 
 def _acting(svc: Services, request: Request, form: dict[str, str]) -> Principal:
-    """The principal of a console form: signed in, the form's CSRF token, the permission."""
-    who = _console_principal(svc, request)
-    _check_csrf(svc, form, who)
-    who.require("notices")
-    return who
+    return console_staff(svc, request, "notices", form)
 
 
 def _context(svc: Services, who: Principal, tenant: TenantInfo) -> dict[str, Any]:

@@ -136,20 +136,51 @@ def _done(done: str | None) -> dict[str, Any] | None:
     return {"error": False, "ja": ja, "en": en, "code": done}
 
 
-def _html(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    page = _page(request, name, {**LABELS, **context}, status)
-    page.headers["Cache-Control"] = "no-store"  # applications and their evidence
+def console_html(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    status: int = 200,
+    *,
+    labels: Mapping[str, Any] = LABELS,
+) -> HTMLResponse:
+    """A console page (premium review, sites, notices): never cached — applications, their
+    evidence and residents' answers are on them."""
+    page = _page(request, name, {**labels, **context}, status)
+    page.headers["Cache-Control"] = "no-store"
     return page
 
 
-def _refusal(request: Request, error: FurusatoError) -> HTMLResponse:
+def console_refusal(
+    request: Request, error: FurusatoError, *, labels: Mapping[str, Any] = LABELS
+) -> HTMLResponse:
     """The page of a refusal that leaves nothing else to show (sign-in, role, CSRF, missing)."""
-    return _html(
+    return console_html(
         request,
         "admin_premium_error.html",
         {"message": _error(error), "signed_out": isinstance(error, AuthenticationError)},
         status_of(error),
+        labels=labels,
     )
+
+
+def console_staff(
+    svc: Services, request: Request, permission: str, form: dict[str, str] | None = None
+) -> Principal:
+    """Signed in to the console with ``permission``; for a form, its CSRF token checked too."""
+    who = _console_principal(svc, request)
+    if form is not None:
+        _check_csrf(svc, form, who)
+    who.require(permission)
+    return who
+
+
+def _html(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+    return console_html(request, name, context, status)
+
+
+def _refusal(request: Request, error: FurusatoError) -> HTMLResponse:
+    return console_refusal(request, error)
 
 
 def _see(path: str, done: str) -> RedirectResponse:
@@ -157,17 +188,11 @@ def _see(path: str, done: str) -> RedirectResponse:
 
 
 def _staff(svc: Services, request: Request) -> Principal:
-    who = _console_principal(svc, request)
-    who.require("premium")
-    return who
+    return console_staff(svc, request, "premium")
 
 
 def _acting(svc: Services, request: Request, form: dict[str, str]) -> Principal:
-    """The principal of a console form: signed in, the form's CSRF token, the permission."""
-    who = _console_principal(svc, request)
-    _check_csrf(svc, form, who)
-    who.require("premium")
-    return who
+    return console_staff(svc, request, "premium", form)
 
 
 def _context(svc: Services, who: Principal, tenant: TenantInfo, section: str) -> dict[str, Any]:
