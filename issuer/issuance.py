@@ -173,7 +173,7 @@ def _record(
     record = IssuedCredential(**row)
     session.add(record)
     try:
-        session.flush([record])  # the primary key refuses a used id (no lookup first)
+        session.flush()  # the primary key refuses a used id (no lookup first)
     except IntegrityError:
         raise ConflictError(
             f"credential {row['credential_id']} already exists",
