@@ -25,9 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, text
 
-from bench.common import machine
+from bench.common import database, machine
 from did.key import did_key_from_public_key
 from did.keys import KeyType, PrivateKey
 from issuer.batch import issue_batch
@@ -37,27 +36,6 @@ from issuer.tenants import create_tenant
 
 SECRET = "bench-batch-secret-0123456789"
 LG = "015814"
-
-
-def fresh_database(admin_url: str, sqlite_dir: Path | None) -> str:
-    if sqlite_dir is not None:
-        return f"sqlite:///{sqlite_dir / f'batch-{secrets.token_hex(4)}.db'}"
-    name = f"bench_batch_{secrets.token_hex(4)}"
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return admin_url.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_database(admin_url: str, url: str) -> None:
-    if url.startswith("sqlite"):
-        return
-    name = url.rsplit("/", 1)[1]
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
 
 
 def one_run(database_url: str, work: Path, source: Path, workers: int) -> float:
@@ -98,7 +76,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sqlite", action="store_true")
-    parser.add_argument("--admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     print(f"# {machine()}; {'SQLite' if args.sqlite else 'PostgreSQL'}; {args.count} credentials")
@@ -110,13 +88,15 @@ def main() -> None:
                 key = PrivateKey.from_seed(KeyType.ED25519, secrets.token_bytes(32))
                 handle.write(json.dumps({"holder": did_key_from_public_key(key.public_key)}) + "\n")
         rates: dict[int, list[float]] = {cores: [], 1: []}
-        for _ in range(args.runs):
+        backend = "sqlite" if args.sqlite else "postgresql"
+        for run in range(args.runs):
             for workers in rates:
-                url = fresh_database(args.admin_url, work if args.sqlite else None)
-                try:
+                directory = work / f"run-{run}-{workers}"
+                directory.mkdir()
+                with database(backend, directory, args.admin_url, prefix="bench_batch") as url:
+                    if url is None:
+                        return
                     rates[workers].append(one_run(url, work, source, workers))
-                finally:
-                    drop_database(args.admin_url, url)
         for workers, values in rates.items():
             print(
                 f"issue-batch, {workers} signing process(es): median {statistics.median(values):,.0f}"

@@ -31,9 +31,6 @@ import secrets
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,9 +38,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
-from bench.common import Timing, machine, measure
+from bench.common import Timing, database, load, machine, measure
 from did.key import did_key_from_public_key
 from did.keys import KeyType, generate_private_key
 from issuer import issuance, stats
@@ -53,38 +49,6 @@ from tests.stats.conftest import LG, populate
 from tests.stats.dataset import NOW
 
 ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
-
-
-@contextmanager
-def database(backend: str, directory: Path, admin_url: str) -> Iterator[str | None]:
-    """A fresh database URL, or None when the PostgreSQL server does not answer."""
-    if backend == "sqlite":
-        yield f"sqlite:///{directory / 'issuer.db'}"
-        return
-    name = f"furusato_bench_stats_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(
-        admin_url.replace("postgresql://", "postgresql+psycopg://", 1),
-        isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": 3},
-    )
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # any failure means: not reachable
-        print(f"PostgreSQL at {admin_url} not reachable ({type(exc).__name__}): skipped")
-        yield None
-        return
-    try:
-        yield f"{admin_url.rpartition('/')[0]}/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def signed_document(world: World) -> str:
@@ -190,7 +154,9 @@ def main() -> None:
     for backend in backends:
         with (
             tempfile.TemporaryDirectory() as directory,
-            database(backend, Path(directory), args.admin_url) as url,
+            database(
+                backend, Path(directory), args.admin_url, prefix="furusato_bench_stats"
+            ) as url,
         ):
             if url is None:
                 continue

@@ -64,11 +64,9 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -77,10 +75,10 @@ from typing import Any, cast
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Table, create_engine, insert, text
+from sqlalchemy import Table, insert, text
 
 from bench import national
-from bench.common import Timing, machine, measure
+from bench.common import Timing, database, load, machine, measure
 from did.key import did_key_from_public_key
 from did.multibase import base64url_decode
 from did.resolver import Resolver
@@ -112,38 +110,6 @@ REVOKED_SHARE = 0.01
 SUSPENDED_SHARE = 0.002
 WORST_FILL = 0.89
 BATCH = 500_000
-
-
-def load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
-
-
-@contextmanager
-def database(backend: str, directory: Path, admin_url: str) -> Iterator[str | None]:
-    """A fresh database URL, or None when the PostgreSQL server does not answer."""
-    if backend == "sqlite":
-        yield f"sqlite:///{directory / 'issuer.db'}"
-        return
-    name = f"furusato_bench_status_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(
-        admin_url.replace("postgresql://", "postgresql+psycopg://", 1),
-        isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": 3},
-    )
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # any failure means: not reachable
-        print(f"PostgreSQL at {admin_url} not reachable ({type(exc).__name__}): skipped")
-        yield None
-        return
-    try:
-        yield f"{admin_url.rpartition('/')[0]}/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # --- the issuer's municipality -----------------------------------------------------------------
@@ -537,7 +503,9 @@ def issuer_side(args: argparse.Namespace) -> None:
     for backend in backends:
         with (
             tempfile.TemporaryDirectory() as directory,
-            database(backend, Path(directory), args.admin_url) as url,
+            database(
+                backend, Path(directory), args.admin_url, prefix="furusato_bench_status"
+            ) as url,
         ):
             if url is None:
                 continue

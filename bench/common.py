@@ -6,8 +6,13 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
 
 
 @dataclass(frozen=True)
@@ -61,3 +66,38 @@ def machine() -> str:
     except OSError:
         pass
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
+
+
+@contextmanager
+def database(
+    backend: str, directory: Path, admin_url: str, *, prefix: str = "furusato_bench"
+) -> Iterator[str | None]:
+    """A fresh database URL — SQLite in ``directory``, or a new PostgreSQL database dropped
+    afterwards — or None when the PostgreSQL server does not answer."""
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / 'issuer.db'}"
+        return
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(
+        admin_url.replace("postgresql://", "postgresql+psycopg://", 1),
+        isolation_level="AUTOCOMMIT",
+        connect_args={"connect_timeout": 3},
+    )
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # any failure means: not reachable
+        print(f"PostgreSQL at {admin_url} not reachable ({type(exc).__name__}): skipped")
+        yield None
+        return
+    try:
+        yield f"{admin_url.rpartition('/')[0]}/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
