@@ -150,19 +150,33 @@ def sign(
     print_json(signed)
 
 
-@main.command(help="鍵の作成から署名・検証までを実演します / Demonstrate: key, sign, verify")
+@main.command(
+    help="ふるさと住民登録の全体を実演します (発行・申請・審査・提示・検証・失効) / "
+    "Demonstrate the whole story: issuing, premium review, QR, offline checks, revocation"
+)
 @click.option(
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="生成したファイルを保存するディレクトリ / directory to keep the files in",
+    help="ファイルを残すディレクトリ (既定: ./furusato-demo、--core では省略可) / "
+    "directory to keep the files in (default ./furusato-demo; optional with --core)",
 )
-@click.option("--lang", type=click.Choice(["ja", "en", "both"]), default="both", show_default=True)
-def demo(out_dir: Path | None, lang: str) -> None:
-    from issuer.demo import run_demo  # the demo's imports are only needed here
+@click.option("--lang", type=click.Choice(["ja", "en", "both"]), default="ja", show_default=True)
+@click.option(
+    "--core",
+    is_flag=True,
+    help="資格情報の部分だけ (鍵・署名・提示・改ざん・失効、サービスなし) / "
+    "the credential core only: key, signature, presentation, tampering, revocation",
+)
+def demo(out_dir: Path | None, lang: str, core: bool) -> None:
+    if core:
+        from issuer.demo_core import run_demo as run_core  # only needed here
 
-    ok = run_demo(out_dir=out_dir, lang=lang, now=datetime.now(UTC), echo=click.echo)
-    sys.exit(0 if ok else 1)
+        ok = run_core(out_dir=out_dir, lang=lang, now=datetime.now(UTC), echo=click.echo)
+        sys.exit(0 if ok else 1)
+    from issuer.demo import main_entry  # the demo's imports are only needed here
+
+    main_entry(out_dir or Path("furusato-demo"), "en" if lang == "en" else "ja")
 
 
 # --- the service: tenants, keys, credentials, tokens, audit, publish, serve -----------------

@@ -1,265 +1,863 @@
-"""``furusato-issuer demo``: the credential core in one run, told in Japanese and English.
+"""``furusato-issuer demo``: the whole story on the embedded default, in one command.
 
-1. the municipality (厚真町) makes its signing key and did:web DID document;
-2. a resident makes a key for this registration (did:key);
-3. the municipality publishes empty revocation and suspension lists and signs a basic
-   FurusatoResidentCredential for the resident;
-4. the credential is verified (offline: the DID document and status lists are local);
-5. the resident presents it, signing a presentation with the verifier's challenge;
-6. a tampered copy (basic → premium) is rejected;
-7. the municipality revokes the credential, and the next check fails.
+Everything is real and runs on this machine: the issuer service (SQLite in the demo directory)
+on a loopback port with two municipalities, the national registry signed by its operator, the
+resident's encrypted wallet, the offline verifier with its cache — driven through the same
+commands a person would type (``furusato-wallet``, ``furusato-verifier``,
+``furusato-issuer registry``), run in this process so the story takes seconds, not minutes.
+The only stand-in is the My Number Card: a demo JPKI hierarchy (:mod:`issuer.identity.testpki`)
+whose root is the demo issuer's trust anchor, so the identity check is the real one.
 
-Every step is a call into the core; the shell only keeps time and randomness and prints.
+The story (each step printed in Japanese, or English with ``--lang en``; each outcome recorded
+in ``steps.json`` for a program to check):
+
+1. 厚真町 and 中野市 start issuing; 2. the registry operator signs the national registry;
+3. a resident (living in 千代田区) registers with both (basic); 4. volunteers three times in
+厚真町 (check-in QR codes staff printed); 5. applies for premium there and proves identity with
+the card; 6. staff approve; 7. the wallet receives the premium credential (the basic one of
+厚真町 is revoked); 8. the wallet lists what it holds; 9. a garbage point syncs its verifier;
+10. shows a QR there (PNG and terminal); 11. at a nursery, signs the nursery's challenge, and a
+copy of the earlier QR is refused; 12. shows the 中野市 registration at its community centre;
+13. 中野市 revokes that registration, and the next check fails.
 """
 
 from __future__ import annotations
 
-import copy
+import base64
+import io
 import json
+import os
 import secrets
-import uuid
-from collections.abc import Callable
-from datetime import datetime, timedelta
+import shlex
+import shutil
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from did.key import did_key_from_public_key, did_key_verification_method_id
-from did.keys import KeyType, generate_private_key
-from did.resolver import Resolver
-from did.web import VerificationKeyEntry, build_did_document
-from schemas.municipalities import municipality_table
+import click
+import httpx
+from cryptography.hazmat.primitives import serialization
+
+from issuer.app import create_app
+from issuer.auth import create_token
+from issuer.bootstrap import Services, create_stored_secret, open_services
+from issuer.identity.providers import providers_from_settings
+from issuer.identity.testpki import CA, Card, Person, jpki_name, new_key, root_ca
+from issuer.serve import BackgroundServer, free_port
+from issuer.settings import Settings
+from issuer.tenants import create_tenant
 from vc.dates import format_datetime
-from vc.furusato import resident_credential
-from vc.issue import issue_credential
-from vc.presentation import create_presentation, sign_presentation
-from vc.result import CHECK_NAMES, VerificationResult
-from vc.statuslist import (
-    MIN_ENTRIES,
-    BitstringStatusList,
-    StatusListDocument,
-    build_status_list_credential,
-)
-from vc.verify import VerifyOptions, verify_credential, verify_presentation
 
-LG_CODE = "015814"  # 厚真町, 北海道
-PLATFORM = "furusato.example.jp"
-DOMAIN = "garbage-point.example.jp"
-
-
-class _StatusLists:
-    def __init__(self) -> None:
-        self.documents: dict[str, StatusListDocument] = {}
-
-    def get(self, url: str) -> StatusListDocument | None:
-        return self.documents.get(url)
+PREMIUM_LG = "015814"  # 北海道厚真町: volunteering there, premium
+BASIC_LG = "202118"  # 長野県中野市: basic
+MARKER = ".furusato-demo"
+PASSPHRASE = "demo passphrase (change me)"  # noqa: S105 -- the demo wallet's, shown to the reader
+REGISTRY_SECRET = "demo registry secret (change me)"  # noqa: S105 -- likewise
+HTTP_TIMEOUT = 30.0
+# An invented person living in 千代田区 (neither demo municipality is her home).
+RESIDENT = Person("見本　さくら", "419900401", "2", "東京都千代田区見本町一丁目２番３号")
+SITES = ("雪かきボランティア", "夏祭りの準備", "河川敷の清掃")
+POLICIES: dict[str, dict[str, Any]] = {
+    "garbage-point": {"name": "厚真町 ごみ集積所", "municipalities": [PREMIUM_LG]},
+    "nursery": {
+        "name": "厚真町 こども園",
+        "tiers": ["premium"],
+        "municipalities": [PREMIUM_LG],
+        "requireChallenge": True,
+    },
+    "community-centre": {"name": "中野市 公民館", "municipalities": [BASIC_LG]},
+}
 
 
-def _say(echo: Callable[[str], None], lang: str, ja: str, en: str) -> None:
-    if lang in ("ja", "both"):
-        echo(ja)
-    if lang in ("en", "both"):
-        echo(en)
+class DemoError(Exception):
+    """A step did not come out as the story expects (the reason is in the step's record)."""
 
 
-def _report(echo: Callable[[str], None], lang: str, result: VerificationResult) -> None:
-    mark = "✓" if result.verified else "✗"
-    _say(
-        echo,
-        lang,
-        f"  {mark} {'検証できました' if result.verified else '検証できません'}",
-        f"  {mark} {'verified' if result.verified else 'NOT verified'}",
-    )
-    for check in list(result.checks) + [c for r in result.credentials for c in r.checks]:
-        name_ja, name_en = CHECK_NAMES.get(check.check, (check.check, check.check))
-        sign = "・" if check.ok else "✗"
-        code = "" if check.ok else f" [{check.code}]"
-        _say(
-            echo,
-            lang,
-            f"    {sign} {name_ja}: {check.message_ja}{code}",
-            f"    {sign} {name_en}: {check.message_en}{code}",
+@dataclass
+class Step:
+    number: int
+    name: str
+    ok: bool = False
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"step": self.number, "name": self.name, "ok": self.ok, **self.detail}
+
+
+@dataclass
+class Story:
+    """The narrator: prints in one language, runs the tools, records each step's outcome."""
+
+    out: Path
+    lang: str
+    echo: Callable[[str], None]
+    steps: list[Step] = field(default_factory=list)
+
+    def say(self, ja: str, en: str) -> None:
+        self.echo(en if self.lang == "en" else ja)
+
+    def begin(self, name: str, ja: str, en: str) -> Step:
+        step = Step(len(self.steps) + 1, name)
+        self.steps.append(step)
+        self.echo("")
+        self.say(f"[{step.number}] {ja}", f"[{step.number}] {en}")
+        return step
+
+    def done(self, step: Step, ok: bool, **detail: Any) -> None:
+        """Record the step's outcome; the story stops at the first that went wrong."""
+        step.ok = ok
+        step.detail.update(detail)
+        if not ok:
+            raise DemoError(step.name)
+
+    def fail(self, step: Step, **detail: Any) -> NoReturn:
+        step.detail.update(detail)
+        raise DemoError(step.name)
+
+    def shown(self, args: Sequence[str | Path]) -> str:
+        """A command line as the reader would type it in the demo directory."""
+        parts = []
+        for arg in args:
+            text = str(arg)
+            if isinstance(arg, Path) and arg.is_relative_to(self.out):
+                text = str(arg.relative_to(self.out)) or "."
+            parts.append(shlex.quote(text if len(text) <= 60 else text[:57] + "…"))
+        return " ".join(parts)
+
+    def run(
+        self,
+        tool: str,
+        args: Sequence[str | Path],
+        *,
+        show: bool = True,
+        env: dict[str, str] | None = None,
+    ) -> tuple[int, str]:
+        """Run one of our commands in-process; echo ``$ command`` and its output, indented."""
+        command = _tools()[tool]
+        if show:
+            self.echo(f"  $ {self.shown([tool, *args])}")
+        stdout, stderr = io.StringIO(), io.StringIO()
+        with _environment(env or {}), redirect_stdout(stdout), redirect_stderr(stderr):
+            try:
+                command.main([str(a) for a in args], prog_name=tool, standalone_mode=True)
+                code = 0
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else int(bool(exit_.code))
+        if show:
+            for line in (stdout.getvalue() + stderr.getvalue()).rstrip("\n").splitlines():
+                self.echo(f"    {line}")
+        return code, stdout.getvalue()
+
+    def wallet(self, *args: str | Path, show: bool = True) -> tuple[int, str]:
+        return self.run(
+            "furusato-wallet",
+            ["--wallet-dir", self.out / "wallet", "--lang", self.lang, *args],
+            show=show,
+            env={"FURUSATO_WALLET_PASSPHRASE": PASSPHRASE},
         )
 
-
-def run_demo(
-    *,
-    out_dir: Path | None,
-    lang: str,
-    now: datetime,
-    echo: Callable[[str], None],
-    random_bytes: Callable[[int], bytes] = secrets.token_bytes,
-) -> bool:
-    """Run the story; return True when every step came out as expected."""
-    municipality = municipality_table().get(LG_CODE)
-    issuer_did = f"did:web:{PLATFORM}:lg:{LG_CODE}"
-    issuer_key = generate_private_key(KeyType.ED25519, random_bytes)
-    did_document = build_did_document(
-        issuer_did,
-        [VerificationKeyEntry("key-1", issuer_key.public_key, valid_from=format_datetime(now))],
-    )
-    method = f"{issuer_did}#key-1"
-    resolver = Resolver(documents={issuer_did: did_document})
-    _say(
-        echo,
-        lang,
-        f"[1] {municipality.prefecture}{municipality.name} の署名鍵と DID を作成しました",
-        f"[1] Made the signing key and DID of {municipality.name} ({municipality.prefecture})",
-    )
-    echo(f"    {issuer_did}")
-
-    holder_key = generate_private_key(KeyType.ED25519, random_bytes)
-    holder = did_key_from_public_key(holder_key.public_key)
-    _say(
-        echo,
-        lang,
-        "[2] 住民がこの登録専用の鍵を作成しました",
-        "[2] The resident made a key for this registration",
-    )
-    echo(f"    {holder}")
-
-    status_lists = _StatusLists()
-    lists = {purpose: BitstringStatusList(MIN_ENTRIES) for purpose in ("revocation", "suspension")}
-    indexes = {purpose: int.from_bytes(random_bytes(4), "big") % MIN_ENTRIES for purpose in lists}
-
-    def list_url(purpose: str) -> str:
-        return f"https://{PLATFORM}/status/{LG_CODE}/{purpose}/1"
-
-    def publish(purpose: str) -> dict[str, Any]:
-        unsigned = build_status_list_credential(
-            list_url=list_url(purpose),
-            issuer=issuer_did,
-            purpose=purpose,
-            status_list=lists[purpose],
-            valid_from=format_datetime(now),
-            valid_until=format_datetime(now + timedelta(days=2)),
-            ttl_ms=24 * 3600 * 1000,
+    def verify(
+        self, place: str, source: str | Path, *extra: str, label: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """``furusato-verifier verify`` at ``place`` (its policy): shown, then its JSON kept
+        as ``results/<label>.json`` (default: the place)."""
+        args: list[str | Path] = [
+            "verify",
+            source,
+            "--cache-dir",
+            self.out / "verifier-cache",
+            "--policy",
+            self.out / "policies" / f"{place}.json",
+            *extra,
+        ]
+        self.run("furusato-verifier", [*args, "--lang", self.lang])
+        code, text = self.run("furusato-verifier", [*args, "--json"], show=False)
+        result: dict[str, Any] = json.loads(text) if text.strip() else {}
+        results = self.out / "results"
+        results.mkdir(exist_ok=True)
+        (results / f"{label or place}.json").write_text(
+            json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
-        signed = issue_credential(unsigned, issuer_key, verification_method=method, created=now)
-        status_lists.documents[list_url(purpose)] = StatusListDocument(signed, retrieved_at=now)
-        return signed
+        return code, result
 
-    published = {purpose: publish(purpose) for purpose in lists}
-    valid_from = now.replace(microsecond=0)
-    credential = resident_credential(
-        credential_id=f"urn:uuid:{uuid.UUID(bytes=random_bytes(16), version=4)}",
-        issuer=issuer_did,
-        issuer_name=municipality.name,
-        municipality=municipality,
-        holder=holder,
-        tier="basic",
-        registered_since=valid_from.date(),
-        valid_from=valid_from,
-        valid_until=valid_from + timedelta(days=365),
-        status=[
-            {
-                "type": "BitstringStatusListEntry",
-                "statusPurpose": purpose,
-                "statusListIndex": str(indexes[purpose]),
-                "statusListCredential": list_url(purpose),
-            }
-            for purpose in lists
-        ],
-    )
-    signed = issue_credential(credential, issuer_key, verification_method=method, created=now)
-    _say(
-        echo,
-        lang,
-        "[3] ベーシック登録の証明書に署名しました (eddsa-rdfc-2022):",
-        "[3] Signed a basic-tier credential (eddsa-rdfc-2022):",
-    )
-    for line in json.dumps(signed, ensure_ascii=False, indent=2).splitlines():
-        echo(f"    {line}")
 
-    options = VerifyOptions(now=now, status_lists=status_lists, status_max_age=timedelta(days=1))
-    first = verify_credential(signed, resolver=resolver, options=options)
-    _say(
-        echo,
-        lang,
-        "[4] 証明書を検証します (ネットワーク不要):",
-        "[4] Verifying the credential (offline):",
-    )
-    _report(echo, lang, first)
+def _tools() -> dict[str, click.Command]:
+    from issuer.cli import main as issuer_main
+    from verifier.cli import main as verifier_main
+    from wallet_cli.cli import main as wallet_main
 
-    challenge = (
-        secrets.token_urlsafe(16) if random_bytes is secrets.token_bytes else "demo-challenge"
-    )
-    presentation = sign_presentation(
-        create_presentation([signed], holder=holder),
-        holder_key,
-        verification_method=did_key_verification_method_id(holder_key.public_key),
-        challenge=challenge,
-        domain=DOMAIN,
-        created=now,
-    )
-    presented = verify_presentation(
-        presentation,
-        resolver=resolver,
-        options=VerifyOptions(
-            now=now,
-            status_lists=status_lists,
-            challenge=challenge,
-            domain=DOMAIN,
-            presentation_max_age=timedelta(seconds=120),
-            require_holder_binding=True,
-        ),
-    )
-    _say(
-        echo,
-        lang,
-        "[5] 住民がチャレンジに署名して提示し、ごみ集積所で確認します:",
-        "[5] The resident signs the verifier's challenge; a garbage point checks it:",
-    )
-    _report(echo, lang, presented)
+    return {
+        "furusato-issuer": issuer_main,
+        "furusato-wallet": wallet_main,
+        "furusato-verifier": verifier_main,
+    }
 
-    tampered = copy.deepcopy(signed)
-    tampered["credentialSubject"]["registrationTier"] = "premium"
-    forged = verify_credential(tampered, resolver=resolver, options=options)
-    _say(
-        echo,
-        lang,
-        "[6] 「premium」に書き換えた偽物を検証します:",
-        "[6] Verifying a copy altered to 'premium':",
-    )
-    _report(echo, lang, forged)
 
-    lists["revocation"].set(indexes["revocation"], True)
-    published["revocation"] = publish("revocation")
-    revoked = verify_credential(signed, resolver=resolver, options=options)
-    _say(
-        echo,
-        lang,
-        "[7] 自治体が証明書を失効させ、再度検証します:",
-        "[7] The municipality revokes the credential; checking again:",
-    )
-    _report(echo, lang, revoked)
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        files = {
-            "did.json": did_document,
-            "credential.json": signed,
-            "presentation.json": presentation,
-            "status-revocation.json": published["revocation"],
-            "status-suspension.json": published["suspension"],
-            "result.json": first.to_json(),
-            "result-revoked.json": revoked.to_json(),
-        }
-        for name, value in files.items():
-            (out_dir / name).write_text(
-                json.dumps(value, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+
+def prepare_directory(out: Path) -> bool:
+    """Make ``out`` ready: new, empty, or an earlier demo's (replaced).  False when it holds
+    anything else — the demo never deletes files it did not make."""
+    if out.exists():
+        if not out.is_dir():
+            return False
+        if (out / MARKER).is_file():
+            shutil.rmtree(out)
+        elif any(out.iterdir()):
+            return False
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("furusato-issuer demo\n", encoding="utf-8")
+    return True
+
+
+@dataclass
+class DemoPKI:
+    """The demo's stand-in for J-LIS: a root, the 署名用 CA and the resident's card."""
+
+    root: CA
+    intermediate: CA
+    card: Card
+
+    @classmethod
+    def create(cls, now: datetime) -> DemoPKI:
+        root = root_ca(jpki_name("JPKI for digital signature", cn="Demo Root CA"), new_key())
+        intermediate = root.sub_ca(
+            jpki_name("JPKI for digital signature", cn="Demo Signing CA"), new_key()
+        )
+        card = DemoPKI._card(root, intermediate, now)
+        return cls(root, intermediate, card)
+
+    @staticmethod
+    def _card(root: CA, intermediate: CA, now: datetime) -> Card:
+        from issuer.identity.testpki import TestPKI
+
+        pki = TestPKI(root, intermediate, root, new_key(), new_key(), new_key())
+        return pki.leaf(
+            RESIDENT,
+            not_before=now - timedelta(days=30),
+            not_after=now + timedelta(days=365 * 5),
+        )
+
+    def write(self, directory: Path, now: datetime) -> tuple[Path, Path]:
+        directory.mkdir(parents=True, exist_ok=True)
+        anchors = directory / "demo-root.pem"
+        anchors.write_bytes(self.root.pem)
+        crl = directory / "demo-signing-ca.crl"
+        crl.write_bytes(
+            self.intermediate.crl(
+                (), this_update=now - timedelta(hours=1), next_update=now + timedelta(days=1)
             )
-        _say(echo, lang, f"ファイルを {out_dir} に保存しました", f"Files written to {out_dir}")
+        )
+        (directory / "resident-card.pem").write_bytes(
+            self.card.certificate.public_bytes(serialization.Encoding.PEM)
+        )
+        return anchors, crl
 
-    ok = (
-        first.verified
-        and presented.verified
-        and forged.codes == ["signature_invalid"]
-        and revoked.codes == ["revoked"]
+
+def _start_issuer(out: Path, pki: DemoPKI, now: datetime) -> tuple[Services, dict[str, str], int]:
+    anchors, crl = pki.write(out / "jpki", now)
+    port = free_port()
+    data_dir = out / "issuer"
+    secret = create_stored_secret(data_dir)
+    settings = Settings(
+        data_dir=data_dir,
+        secret=secret,
+        public_url=f"http://localhost:{port}",
+        jpki_anchors=anchors,
+        jpki_crls=(str(crl),),
     )
-    _say(
-        echo,
-        lang,
-        "実演は期待どおりに終わりました。" if ok else "実演で予期しない結果がありました。",
-        "The demo ended as expected." if ok else "The demo had an unexpected outcome.",
+    svc = open_services(settings, secret, pool_size=5)
+    svc.identity = providers_from_settings(settings)
+    tokens: dict[str, str] = {}
+    with svc.db.transaction() as session:
+        for lg_code in (PREMIUM_LG, BASIC_LG):
+            create_tenant(
+                session,
+                svc.ring,
+                lg_code=lg_code,
+                public_url=settings.public_url,
+                did_method="web",
+                now=now,
+                random_bytes=secrets.token_bytes,
+                actor="demo",
+            )
+            tokens[lg_code] = create_token(
+                session, lg_code, "admin", name="demo staff", now=now, actor="demo"
+            )
+    return svc, tokens, port
+
+
+def _held(story: Story) -> list[dict[str, Any]]:
+    code, text = story.wallet("list", "--json", show=False)
+    if code != 0:
+        raise DemoError("wallet list")
+    listed: list[dict[str, Any]] = json.loads(text)
+    return listed
+
+
+def _find(held: list[dict[str, Any]], lg_code: str, tier: str) -> dict[str, Any] | None:
+    """The wallet's registration of ``lg_code`` at ``tier`` (the newest when several)."""
+    found = None
+    for row in held:
+        if row.get("kind") == "registration" and (row.get("lgCode"), row.get("tier")) == (
+            lg_code,
+            tier,
+        ):
+            found = row
+    return found
+
+
+def run_demo(*, out_dir: Path, lang: str, echo: Callable[[str], None]) -> bool:
+    """Tell the story into ``out_dir`` (prepared by :func:`prepare_directory`); True when every
+    step came out as expected.  ``steps.json`` records each step whatever happens."""
+    story = Story(out_dir, lang, echo)
+    now = datetime.now(UTC)
+    story.say(
+        f"ふるさと住民登録の実演です。ファイルは {out_dir} に残ります。",
+        f"The furusato registration, start to end. Files are kept in {out_dir}.",
     )
+    pki = DemoPKI.create(now)
+    svc, tokens, port = _start_issuer(out_dir, pki, now)
+    try:
+        with BackgroundServer(create_app(svc), port, host_name="localhost") as server:
+            _Chapters(story, svc, tokens, server.url, pki).tell()
+    except DemoError:
+        pass
+    except Exception as exc:  # a bug or the machine (a port, the disk): said, not a traceback
+        if story.steps:
+            story.steps[-1].ok = False
+            story.steps[-1].detail["error"] = type(exc).__name__
+        story.say(f"エラー: {type(exc).__name__}: {exc}", f"error: {type(exc).__name__}: {exc}")
+    finally:
+        svc.close()
+        (out_dir / "steps.json").write_text(
+            json.dumps([s.to_json() for s in story.steps], ensure_ascii=False, indent=2) + "\n",
+            encoding="utf-8",
+        )
+    ok = bool(story.steps) and all(s.ok for s in story.steps) and len(story.steps) == 13
+    story.echo("")
+    if ok:
+        story.say(
+            "実演は期待どおりに終わりました。残したファイル:",
+            "The demo ended as expected. The files it left:",
+        )
+        for name, ja, en in _FILES:
+            story.say(f"  {name:<18} {ja}", f"  {name:<18} {en}")
+    else:
+        failed = next((s for s in story.steps if not s.ok), None)
+        where = f"[{failed.number}] {failed.name}" if failed else "-"
+        story.say(
+            f"実演で予期しない結果がありました: {where} (steps.json を参照)",
+            f"The demo had an unexpected outcome: {where} (see steps.json)",
+        )
     return ok
+
+
+_FILES = (
+    (
+        "issuer/",
+        "発行者のデータ (SQLite と鍵を守る秘密)",
+        "the issuer's data (SQLite, sealing secret)",
+    ),
+    ("registry/", "全国レジストリ (運営者の鍵と署名済み JWS)", "the national registry and its key"),
+    ("wallet/", "住民のウォレット (暗号化)", "the resident's wallet (encrypted)"),
+    ("verifier-cache/", "検証アプリのキャッシュ", "the verifier's cache"),
+    ("policies/", "各施設の受付条件", "each place's policy"),
+    ("qr-*.png", "提示した QR コード", "the QR codes shown"),
+    ("results/", "検証結果 (JSON)", "verification results (JSON)"),
+    ("jpki/", "デモ用の本人確認 CA と試験カード", "the demo identity CA and test card"),
+    ("steps.json", "各ステップの結果", "each step's outcome"),
+)
+
+
+@dataclass
+class _Chapters:
+    story: Story
+    svc: Services
+    tokens: dict[str, str]
+    url: str
+    pki: DemoPKI
+    held: list[dict[str, Any]] = field(default_factory=list)
+
+    def staff(self, lg_code: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {self.tokens[lg_code]}"},
+            timeout=HTTP_TIMEOUT,
+            trust_env=False,
+        )
+
+    def tell(self) -> None:
+        for chapter in (
+            self.municipalities,
+            self.registry,
+            self.register,
+            self.activities,
+            self.apply,
+            self.approve,
+            self.receive_premium,
+            self.wallet_list,
+            self.sync,
+            self.garbage_point,
+            self.nursery,
+            self.community_centre,
+            self.revoke,
+        ):
+            chapter()
+
+    # 1
+    def municipalities(self) -> None:
+        s = self.story
+        step = s.begin(
+            "issuer",
+            "2つの自治体 (北海道厚真町・長野県中野市) が発行を始めます (SQLite、ローカルで起動)",
+            "Two municipalities (厚真町, Hokkaido; 中野市, Nagano) start issuing (SQLite, local)",
+        )
+        dids = {}
+        for lg_code in (PREMIUM_LG, BASIC_LG):
+            answer = httpx.get(f"{self.url}/lg/{lg_code}/did.json", timeout=HTTP_TIMEOUT)
+            if answer.status_code == 200:
+                dids[lg_code] = answer.json()["id"]
+                s.echo(f"    {lg_code}  {dids[lg_code]}")
+        s.say(
+            f"    登録ページ: {self.url}/lg/{PREMIUM_LG}/register  管理コンソール: {self.url}/admin",
+            f"    registration page: {self.url}/lg/{PREMIUM_LG}/register  console: {self.url}/admin",
+        )
+        s.done(step, len(dids) == 2, url=self.url, dids=dids)
+
+    # 2
+    def registry(self) -> None:
+        s = self.story
+        step = s.begin(
+            "registry",
+            "全国レジストリの運営者が、2つの自治体の鍵を載せたレジストリに署名します",
+            "The national registry operator signs a registry with both municipalities' keys",
+        )
+        env = {"FURUSATO_REGISTRY_SECRET": REGISTRY_SECRET}
+        directory = s.out / "registry"
+        codes = [
+            s.run("furusato-issuer", ["registry", "init", "--registry-dir", directory], env=env)[0]
+        ]
+        data: list[str | Path] = ["--data-dir", s.out / "issuer"]
+        for lg_code in (PREMIUM_LG, BASIC_LG):
+            code, entry = s.run(
+                "furusato-issuer",
+                ["registry", "entry", *data, "--lg-code", lg_code],
+                show=False,
+                env={"DATABASE_URL": f"sqlite:///{s.out / 'issuer' / 'issuer.db'}"},
+            )
+            codes.append(code)
+            entry_file = directory / f"entry-{lg_code}.json"
+            entry_file.write_text(entry, encoding="utf-8")
+            entry_args: list[str | Path] = ["registry", "entry", *data, "--lg-code", lg_code]
+            s.echo(f"  $ {s.shown(['furusato-issuer', *entry_args])} > {s.shown([entry_file])}")
+            codes.append(
+                s.run(
+                    "furusato-issuer",
+                    ["registry", "add", "--registry-dir", directory, entry_file],
+                    env=env,
+                )[0]
+            )
+        signed = directory / "registry.jws"
+        codes.append(
+            s.run(
+                "furusato-issuer",
+                ["registry", "sign", "--registry-dir", directory, "--out", signed],
+                env=env,
+            )[0]
+        )
+        s.done(step, codes == [0] * 6 and signed.is_file(), exitCodes=codes)
+
+    # 3
+    def register(self) -> None:
+        s = self.story
+        step = s.begin(
+            "register_basic",
+            "住民が両方の自治体にベーシック登録し、ウォレットに証明書を受け取ります",
+            "The resident registers with both (basic) and receives the credentials in the wallet",
+        )
+        codes = [s.wallet("init")[0]]
+        for lg_code in (PREMIUM_LG, BASIC_LG):
+            s.say(
+                f"  (登録ページ {self.url}/lg/{lg_code}/register で申し込み、表示された QR を読み取ります)",
+                f"  (applying on {self.url}/lg/{lg_code}/register and scanning the QR it shows)",
+            )
+            offer = httpx.post(
+                f"{self.url}/lg/{lg_code}/registrations",
+                json={"tier": "basic"},
+                timeout=HTTP_TIMEOUT,
+            )
+            if offer.status_code != 201:
+                s.fail(step, offerStatus=offer.status_code)
+            codes.append(s.wallet("receive", offer.json()["offerUri"])[0])
+        self.held = _held(s)
+        basics = {lg: _find(self.held, lg, "basic") for lg in (PREMIUM_LG, BASIC_LG)}
+        s.done(
+            step,
+            codes == [0, 0, 0] and all(basics.values()),
+            exitCodes=codes,
+            credentials={lg: row["id"] for lg, row in basics.items() if row},
+        )
+
+    # 4
+    def activities(self) -> None:
+        s = self.story
+        step = s.begin(
+            "checkins",
+            "厚真町で3回ボランティアに参加し、職員が印刷したチェックイン QR を読み取ります",
+            "The resident volunteers three times in 厚真町, scanning check-in QR codes staff printed",
+        )
+        codes = []
+        with self.staff(PREMIUM_LG) as staff:
+            for number, name in enumerate(SITES):
+                site = staff.post("/admin/api/sites", json={"name": name, "category": "volunteer"})
+                if site.status_code != 201:
+                    s.fail(step, siteStatus=site.status_code)
+                now = datetime.now(UTC)
+                printed = staff.post(
+                    f"/admin/api/sites/{site.json()['id']}/qr",
+                    json={
+                        "validFrom": format_datetime(now - timedelta(hours=1)),
+                        "validUntil": format_datetime(now + timedelta(hours=3)),
+                    },
+                )
+                if printed.status_code != 200:
+                    s.fail(step, qrStatus=printed.status_code)
+                payload: str = printed.json()["payload"]
+                s.say(f"  ── {name}", f"  ── {name}")
+                if number == 0:
+                    # the first as a photographed poster: the PNG staff printed
+                    image = s.out / "qr-checkin.png"
+                    _write_qr(payload, image)
+                    codes.append(s.wallet("checkin", image)[0])
+                else:
+                    codes.append(s.wallet("checkin", payload)[0])
+        s.done(step, codes == [0, 0, 0], exitCodes=codes)
+
+    # 5
+    def apply(self) -> None:
+        s = self.story
+        step = s.begin(
+            "apply_premium",
+            "厚真町にプレミアム登録を申請し、マイナンバーカード (デモ用の試験カード) で本人確認します",
+            "The resident applies for premium in 厚真町 and proves identity with the My Number "
+            "Card (a demo test card)",
+        )
+        code, text = s.wallet("apply-premium", "--lg-code", PREMIUM_LG, "--json", show=False)
+        s.echo(f"  $ {s.shown(['furusato-wallet', 'apply-premium', '--lg-code', PREMIUM_LG])}")
+        if code != 0:
+            s.fail(step, exitCode=code)
+        applied = json.loads(text)
+        login = httpx.URL(applied["identityUrl"]).params["login"]
+        s.say(
+            f"    申請 {applied['applicationId'][:8]}: 本人確認のページ {applied['identityUrl'][:60]}…",
+            f"    application {applied['applicationId'][:8]}: identity page "
+            f"{applied['identityUrl'][:60]}…",
+        )
+        s.say(
+            "    カード読み取りアプリ: 発行者のチャレンジにカードの署名用電子証明書で署名します (JPKI)",
+            "    the card reader app signs the issuer's challenge with the card's signing "
+            "certificate (JPKI)",
+        )
+        base = f"{self.url}/lg/{PREMIUM_LG}/premium/identity/jpki"
+        challenge = httpx.post(f"{base}/challenge", json={"login": login}, timeout=HTTP_TIMEOUT)
+        if challenge.status_code != 200:
+            s.fail(step, challengeStatus=challenge.status_code)
+        signature = self.pki.card.sign(base64.b64decode(challenge.json()["challenge"]))
+        proved = httpx.post(
+            base,
+            json={
+                "login": login,
+                "signature": base64.b64encode(signature).decode(),
+                "certificate": base64.b64encode(self.pki.card.der).decode(),
+                "chain": [base64.b64encode(self.pki.intermediate.der).decode()],
+            },
+            timeout=HTTP_TIMEOUT,
+        )
+        state = proved.json().get("state") if proved.status_code == 200 else None
+        if state == "submitted":
+            s.say(
+                "    本人確認できました (氏名・生年月日・住所は確認に使っただけで、保存されません)",
+                "    identity proven (name, birth date and address were used for the checks "
+                "and are not stored)",
+            )
+        s.done(
+            step,
+            state == "submitted",
+            applicationId=applied["applicationId"],
+            identityStatus=proved.status_code,
+            state=state,
+        )
+
+    # 6
+    def approve(self) -> None:
+        s = self.story
+        step = s.begin(
+            "staff_approve",
+            "厚真町の職員が申請を審査し (活動3件を確認)、承認します",
+            "厚真町 staff review the application (three activities) and approve it",
+        )
+        with self.staff(PREMIUM_LG) as staff:
+            queue = staff.get("/admin/api/premium/applications").json()["applications"]
+            application = queue[0] if len(queue) == 1 else None
+            if application is None:
+                s.fail(step, queued=len(queue))
+            activities = application["activitiesInLast12Months"]
+            s.say(
+                f"    申請 {application['applicationId'][:8]}: 本人確認 {application['identityMethod']}、"
+                f"過去12か月の活動 {activities} 件 (管理コンソール {self.url}/admin/premium)",
+                f"    application {application['applicationId'][:8]}: identity by "
+                f"{application['identityMethod']}, {activities} activities in the last 12 months "
+                f"(console {self.url}/admin/premium)",
+            )
+            approved = staff.post(
+                f"/admin/api/premium/applications/{application['applicationId']}/approve"
+            )
+        if approved.status_code == 200:
+            s.say("    承認しました", "    approved")
+        s.done(
+            step,
+            approved.status_code == 200 and activities >= 3,
+            activities=activities,
+            approveStatus=approved.status_code,
+        )
+
+    # 7
+    def receive_premium(self) -> None:
+        s = self.story
+        step = s.begin(
+            "receive_premium",
+            "ウォレットが審査結果を確認し、プレミアム証明書を受け取ります",
+            "The wallet checks the application and receives the premium credential",
+        )
+        code, _ = s.wallet("premium-status")
+        self.held = _held(s)
+        premium = _find(self.held, PREMIUM_LG, "premium")
+        replaced = _find(self.held, PREMIUM_LG, "basic")
+        s.done(
+            step,
+            code == 0 and premium is not None and (replaced or {}).get("state") == "revoked",
+            exitCode=code,
+            premium=premium["id"] if premium else None,
+            replacedBasicState=(replaced or {}).get("state"),
+        )
+
+    # 8
+    def wallet_list(self) -> None:
+        s = self.story
+        step = s.begin(
+            "wallet_list",
+            "ウォレットには厚真町のプレミアムと中野市のベーシックがあります "
+            "(置き換わった厚真町のベーシックは失効)",
+            "The wallet holds 厚真町 premium and 中野市 basic (the replaced 厚真町 basic is revoked)",
+        )
+        code, _ = s.wallet("list")
+        active = sorted(
+            (row["lgCode"], row["tier"])
+            for row in self.held
+            if row.get("kind") == "registration" and row.get("state") == "active"
+        )
+        s.done(
+            step,
+            code == 0 and active == sorted([(PREMIUM_LG, "premium"), (BASIC_LG, "basic")]),
+            active=[f"{lg}:{tier}" for lg, tier in active],
+        )
+
+    # 9
+    def sync(self) -> None:
+        s = self.story
+        step = s.begin(
+            "verifier_sync",
+            "ごみ集積所の確認端末が、全国レジストリとステータスリストを同期します "
+            "(この後の確認はオフライン)",
+            "A garbage point's device syncs the registry and status lists "
+            "(the checks that follow are offline)",
+        )
+        policies = s.out / "policies"
+        policies.mkdir(exist_ok=True)
+        for name, policy in POLICIES.items():
+            (policies / f"{name}.json").write_text(
+                json.dumps(policy, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+            )
+        code = self._sync()
+        s.done(step, code == 0, exitCode=code)
+
+    def _sync(self) -> int:
+        s = self.story
+        code, _ = s.run(
+            "furusato-verifier",
+            [
+                "sync",
+                "--registry",
+                s.out / "registry" / "registry.jws",
+                "--registry-key",
+                s.out / "registry" / "authority-public.jwk",
+                "--cache-dir",
+                s.out / "verifier-cache",
+                "--lang",
+                s.lang,
+            ],
+        )
+        return code
+
+    def _id(self, lg_code: str, tier: str) -> str:
+        """The short id (as the wallet prints it) of the registration to present."""
+        row = _find(self.held, lg_code, tier)
+        if row is None:
+            raise DemoError(f"no {tier} credential of {lg_code}")
+        return str(row["id"]).removeprefix("urn:uuid:")[:8]
+
+    # 10
+    def garbage_point(self) -> None:
+        s = self.story
+        step = s.begin(
+            "garbage_point",
+            "住民が厚真町のごみ集積所で QR を提示します (PNG と端末表示)。確認端末はオフラインで検証します",
+            "At a 厚真町 garbage point the resident shows a QR (PNG and terminal); the device "
+            "verifies it offline",
+        )
+        image = s.out / "qr-garbage-point.png"
+        shown, _ = s.wallet(
+            "present", self._id(PREMIUM_LG, "premium"), "--png", image, "--terminal"
+        )
+        code, result = s.verify("garbage-point", image)
+        s.done(
+            step,
+            shown == 0 and code == 0 and result.get("verified") is True,
+            exitCode=code,
+            verified=result.get("verified"),
+            tier=(result.get("summary") or {}).get("tier"),
+        )
+
+    # 11
+    def nursery(self) -> None:
+        s = self.story
+        step = s.begin(
+            "nursery",
+            "厚真町のこども園 (プレミアムのみ、チャレンジ必須): 端末のチャレンジに住民が署名して提示します",
+            "At a 厚真町 nursery (premium only, challenge required) the resident signs the "
+            "device's challenge",
+        )
+        challenge = secrets.token_urlsafe(12)
+        s.say(
+            f"    こども園の端末がチャレンジを表示: {challenge}",
+            f"    the nursery's device shows the challenge: {challenge}",
+        )
+        image = s.out / "qr-nursery.png"
+        shown, _ = s.wallet(
+            "present", self._id(PREMIUM_LG, "premium"), "--challenge", challenge, "--png", image
+        )
+        code, result = s.verify("nursery", image, "--challenge", challenge)
+        s.say(
+            "    ごみ集積所で見せた QR の写し (スクリーンショット) を、こども園で使おうとすると:",
+            "    a copy (screenshot) of the QR shown at the garbage point, tried at the nursery:",
+        )
+        replay, replayed = s.verify(
+            "nursery",
+            s.out / "qr-garbage-point.png",
+            "--challenge",
+            challenge,
+            label="nursery-replayed-copy",
+        )
+        s.done(
+            step,
+            shown == 0
+            and code == 0
+            and result.get("verified") is True
+            and replay == 1
+            and replayed.get("verified") is False,
+            exitCode=code,
+            verified=result.get("verified"),
+            tier=(result.get("summary") or {}).get("tier"),
+            replayExitCode=replay,
+            replayCodes=replayed.get("codes"),
+        )
+
+    # 12
+    def community_centre(self) -> None:
+        s = self.story
+        step = s.begin(
+            "community_centre",
+            "中野市の公民館で、中野市のベーシック登録を提示します",
+            "At a 中野市 community centre the resident shows the 中野市 basic registration",
+        )
+        image = s.out / "qr-community-centre.png"
+        shown, _ = s.wallet("present", self._id(BASIC_LG, "basic"), "--png", image)
+        code, result = s.verify("community-centre", image)
+        s.done(
+            step,
+            shown == 0 and code == 0 and result.get("verified") is True,
+            exitCode=code,
+            verified=result.get("verified"),
+            tier=(result.get("summary") or {}).get("tier"),
+        )
+
+    # 13
+    def revoke(self) -> None:
+        s = self.story
+        step = s.begin(
+            "revoke",
+            "中野市が登録を失効させます (本人の申出)。端末が同期した後、次の確認は通りません",
+            "中野市 revokes the registration (the resident asked); after the device syncs, "
+            "the next check fails",
+        )
+        basic = _find(self.held, BASIC_LG, "basic")
+        assert basic is not None  # step 3 found it
+        with self.staff(BASIC_LG) as staff:
+            revoked = staff.post(
+                f"/admin/api/credentials/{basic['id']}/revoke", json={"reason": "本人の申出"}
+            )
+        s.say(
+            f"    職員が失効させました (管理 API、HTTP {revoked.status_code})",
+            f"    staff revoked it (admin API, HTTP {revoked.status_code})",
+        )
+        synced = self._sync()
+        image = s.out / "qr-after-revocation.png"
+        shown, _ = s.wallet("present", self._id(BASIC_LG, "basic"), "--png", image)
+        code, result = s.verify("community-centre", image, label="after-revocation")
+        codes = result.get("codes") or []
+        revoked_ok = revoked.status_code == 200 and synced == 0 and shown == 0
+        s.done(
+            step,
+            revoked_ok and code == 1 and "revoked" in codes,
+            revokeStatus=revoked.status_code,
+            exitCode=code,
+            verified=result.get("verified"),
+            codes=codes,
+        )
+
+
+def _write_qr(payload: str, path: Path) -> None:
+    import segno
+
+    segno.make_qr(payload, error="m").save(str(path), scale=6, border=4)
+
+
+def main_entry(out_dir: Path, lang: str) -> None:
+    """The ``demo`` command's body (exit 0 when the story came out as expected, 1 if not,
+    2 when ``out_dir`` holds something else)."""
+    if not prepare_directory(out_dir):
+        click.echo(
+            f"エラー: {out_dir} には実演以外のファイルがあります。--out で別の場所を指定してください / "
+            f"error: {out_dir} holds other files; choose another place with --out",
+            err=True,
+        )
+        sys.exit(2)
+    ok = run_demo(out_dir=out_dir, lang=lang, echo=click.echo)
+    sys.exit(0 if ok else 1)

@@ -370,7 +370,7 @@ def test_usage_errors_are_one_bilingual_line() -> None:
 
 def test_demo_writes_its_files_and_ends_as_expected(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    result = invoke(issuer_main, ["demo", "--out", str(out)])
+    result = invoke(issuer_main, ["demo", "--core", "--lang", "both", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     names = {p.name for p in out.iterdir()}
@@ -394,7 +394,7 @@ def _step_headers(output: str) -> list[str]:
 
 
 def test_demo_in_japanese_only() -> None:
-    result = invoke(issuer_main, ["demo", "--lang", "ja"])
+    result = invoke(issuer_main, ["demo", "--core", "--lang", "ja"])
     assert result.exit_code == 0, result.output
     headers = _step_headers(result.stdout)
     assert [h[:3] for h in headers] == [f"[{i}]" for i in range(1, 8)]
@@ -406,7 +406,7 @@ def test_demo_in_japanese_only() -> None:
 
 
 def test_demo_in_english_only() -> None:
-    result = invoke(issuer_main, ["demo", "--lang", "en"])
+    result = invoke(issuer_main, ["demo", "--core", "--lang", "en"])
     assert result.exit_code == 0, result.output
     headers = _step_headers(result.stdout)
     assert [h[:3] for h in headers] == [f"[{i}]" for i in range(1, 8)]
@@ -453,7 +453,7 @@ def test_console_script_errors_are_one_line(tmp_path: Path) -> None:
 
 
 def test_console_script_demo(tmp_path: Path) -> None:
-    done = run_script("furusato-issuer", "demo", "--out", "files", "--lang", "en", cwd=tmp_path)
+    done = run_script("furusato-issuer", "demo", "--core", "--out", "files", "--lang", "en", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "files" / "credential.json").is_file()
     assert "The demo ended as expected." in done.stdout

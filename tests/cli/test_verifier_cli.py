@@ -99,9 +99,9 @@ def credential_file(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The files of ``furusato-issuer demo --out DIR``: its credential ends up revoked."""
+    """The files of ``furusato-issuer demo --core --out DIR``: its credential ends up revoked."""
     out = tmp_path_factory.mktemp("demo")
-    result = invoke(issuer_main, ["demo", "--out", str(out), "--lang", "en"])
+    result = invoke(issuer_main, ["demo", "--core", "--out", str(out), "--lang", "en"])
     assert result.exit_code == 0, result.output
     return out
 

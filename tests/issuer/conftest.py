@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
@@ -29,6 +25,8 @@ from issuer.app import create_app
 from issuer.auth import create_token
 from issuer.bootstrap import Services, open_services
 from issuer.db import Database, migrate
+from issuer.serve import BackgroundServer
+from issuer.serve import free_port as free_port  # used by other test packages
 from issuer.settings import Settings
 from issuer.tenants import TenantInfo, create_tenant
 
@@ -103,13 +101,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @dataclass
 class World:
     """Services with one or two municipalities and tokens, for one test."""
@@ -181,34 +172,11 @@ def client(world: World) -> Iterator[TestClient]:
         yield test_client
 
 
-class AppServer:
+class AppServer(BackgroundServer):
     """An ASGI app on a real uvicorn server on loopback, in a thread."""
 
     def __init__(self, app: Any, port: int | None = None, host_name: str = "127.0.0.1") -> None:
-        self.port = port or free_port()
-        self.host_name = host_name
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host_name}:{self.port}"
-
-    def __enter__(self) -> Self:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
+        super().__init__(app, port or free_port(), host_name)
 
 
 class LiveServer(AppServer):

@@ -2,7 +2,7 @@
 
 ``premium`` starts, per test: a real OpenID provider (:mod:`tests.premium.oidc_provider`,
 authlib on uvicorn) registered with the issuer's callback URL, a test JPKI hierarchy
-(:mod:`tests.premium.jpki_ca`) whose root is the issuer's trust anchor and whose CRL lies in a
+(:mod:`issuer.identity.testpki`) whose root is the issuer's trust anchor and whose CRL lies in a
 file the issuer reads, and the issuer service (tests.issuer.conftest.LiveServer) configured
 through its settings — as a deployment would be (``FURUSATO_OIDC_*``, ``FURUSATO_JPKI_*``).
 
@@ -34,7 +34,7 @@ from tests.issuer.conftest import LiveServer, World, free_port, make_world, with
 from tests.issuer.conftest import database_url as database_url  # SQLite and PostgreSQL
 from tests.issuer.conftest import pg_template as pg_template
 from tests.issuer.conftest import pg_url as pg_url
-from tests.premium.jpki_ca import Card, Person, TestPKI
+from issuer.identity.testpki import Card, Person, TestPKI
 from tests.premium.oidc_provider import (
     CONFIDENTIAL_CLIENT_ID,
     CONFIDENTIAL_CLIENT_SECRET,

@@ -1,7 +1,7 @@
 """The JPKI provider (issuer/identity/jpki.py) against a test CA of the JPKI shape.
 
 Every refusal code has its cases, one table row each; a real CA and real signatures throughout
-(tests/premium/jpki_ca.py), never a stub.  Keys are made once per module.
+(issuer/identity/testpki.py), never a stub.  Keys are made once per module.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from issuer.identity.jpki import (
     new_challenge,
     verify_signature,
 )
-from tests.premium.jpki_ca import (
+from issuer.identity.testpki import (
     CA,
     DISTRIBUTION_POINT,
     HANAKO,

@@ -8,7 +8,7 @@ import pytest
 
 from issuer.identity.providers import _CachedFetch, oidc_redirect_uri, providers_from_settings
 from issuer.settings import Settings
-from tests.premium.jpki_ca import TestPKI
+from issuer.identity.testpki import TestPKI
 
 
 def test_nothing_configured_means_no_methods(tmp_path: Path) -> None:

@@ -1,4 +1,6 @@
-"""A test CA minting certificates of the JPKI shape — for tests only, nothing here is J-LIS's.
+"""A test CA minting certificates of the JPKI shape — for tests and ``furusato-issuer demo``;
+nothing here is J-LIS's, and no deployment trusts it unless its root is configured as a JPKI
+trust anchor (``FURUSATO_JPKI_ANCHORS``), which only the demo and the tests do.
 
 A root and an intermediate 署名用 CA, and leaves shaped like the My Number Card's
 署名用電子証明書 (issuer/identity/jpki.py documents the profile and its sources): keyUsage
