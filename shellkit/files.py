@@ -34,8 +34,14 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o600, durable: bool = 
         sync_directory(path.parent)
 
 
+DIRECTORY_FSYNC = os.name != "nt"
+
+
 def sync_directory(directory: Path) -> None:
-    """fsync a directory, so the renames in it survive a power cut."""
+    """fsync a directory, so the renames in it survive a power cut.  Windows cannot open a
+    directory (PermissionError) and needs no such call: NTFS journals the rename."""
+    if not DIRECTORY_FSYNC:
+        return
     handle = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(handle)

@@ -310,8 +310,10 @@ def profile_problems(credential: Mapping[str, Any]) -> list[MalformedValueError]
             parse_date(subject["registeredSince"], "credentialSubject.registeredSince")
         except MalformedValueError as exc:
             problems.append(exc)
+        # DESIGN.md §6: every registration can be revoked and suspended — one without its
+        # entries would verify for ever, whatever its municipality later decided.
         purposes = sorted(s["statusPurpose"] for s in credential.get("credentialStatus", []))
-        if purposes and purposes != ["revocation", "suspension"]:
+        if purposes != ["revocation", "suspension"]:
             problems.append(
                 MalformedValueError(
                     "a furusato credential has one revocation and one suspension entry",

@@ -222,10 +222,12 @@ class VerifierCache:
         leaves every list either as it was or as fetched; a list file the state does not
         vouch for, or a damaged one, reads as missing (``status_unknown``).
         """
+        # Windows has no os.sync: there each file is flushed on its own (slower, as safe).
+        each = not hasattr(os, "sync")
         for url, document in documents.items():
             data = json.dumps(document, ensure_ascii=False).encode()
-            atomic_write(self._list_path(url), data, mode=0o644, durable=False)
-        if documents:
+            atomic_write(self._list_path(url), data, mode=0o644, durable=each)
+        if documents and not each:
             os.sync()  # every list file on disk before the state that vouches for them
         state = self._state_copy()
         for url in documents:

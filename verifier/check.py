@@ -115,9 +115,12 @@ def check(
         )
 
     # Looked up lazily (ChainMap only reads): the registry builds the documents asked for.
-    maps: list[MutableMapping[str, Any]] = [dict(did_documents or {})]
+    # The registry comes first: a DID document given by hand (--did-document) is for an issuer
+    # the registry does not list, never a replacement for a listed municipality's keys.
+    maps: list[MutableMapping[str, Any]] = []
     if registry is not None:
         maps.append(cast(MutableMapping[str, Any], registry.did_documents()))
+    maps.append(dict(did_documents or {}))
     options = VerifyOptions(
         now=now,
         challenge=challenge,

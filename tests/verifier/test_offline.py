@@ -374,6 +374,16 @@ def test_a_member_signing_for_another_municipality_fails(site: Site, tmp_path: P
         registered_since=now.date(),
         valid_from=now,
         valid_until=now + timedelta(days=365),
+        status=[  # 札幌市's own lists, at an index nobody holds
+            {
+                "type": "BitstringStatusListEntry",
+                "statusPurpose": item["purpose"],
+                "statusListIndex": "7",
+                "statusListCredential": item["url"],
+            }
+            for item in httpx.get(f"{site.live.url}/status/{OTHER_LG}/index.json").json()["lists"]
+            if item["number"] == 1
+        ],
     )
     signed = issue_credential(
         credential, key.signer, verification_method=key.verification_method, created=now
