@@ -19,15 +19,17 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from issuer import audit
 from issuer.db import ApiToken
-from issuer.errors import AuthenticationError, ForbiddenError, ServiceError
+from issuer.errors import AuthenticationError, ForbiddenError, NotFoundError, ServiceError
 from issuer.tenants import get_tenant
 
 ROLES = ("admin", "staff", "auditor")
 _TOKEN = re.compile(r"fvc_([0-9]{6})_([A-Za-z0-9]{8,16})_([A-Za-z0-9_-]{20,64})")
+_TOKEN_ID = re.compile(r"[A-Za-z0-9]{8,16}")
 
 # What each role may do.
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -107,14 +109,52 @@ def create_token(
     return token
 
 
+def token_prefix(lg_code: str, token_id: str) -> str:
+    """How a token's text begins (``fvc_<lgCode>_<id>_``): enough to tell which token a
+    person holds, nothing that authenticates."""
+    return f"fvc_{lg_code}_{token_id}_"
+
+
+def list_tokens(session: Session, lg_code: str) -> list[ApiToken]:
+    """The municipality's tokens, oldest first (revoked ones too).  Callers show the id, the
+    prefix, the role, the name and the times — never ``token_hash``."""
+    get_tenant(session, lg_code)
+    return list(
+        session.execute(
+            select(ApiToken)
+            .where(ApiToken.lg_code == lg_code)
+            .order_by(ApiToken.created_at, ApiToken.token_id)
+        ).scalars()
+    )
+
+
 def revoke_token(
     session: Session, lg_code: str, token_id: str, *, now: datetime, actor: str
-) -> None:
-    row = session.get(ApiToken, (lg_code, token_id))
+) -> ApiToken:
+    """Revoke a token: from now on it authenticates nothing (401).  Audited
+    (``token.revoke``).  A token already revoked is left as it was — its first revocation
+    time stays and no second event is written; the caller can tell by ``revoked_at``."""
+    get_tenant(session, lg_code)
+    row = session.get(ApiToken, (lg_code, token_id)) if _TOKEN_ID.fullmatch(token_id) else None
     if row is None:
-        raise ServiceError(f"no token {token_id}", f"トークン {token_id} はありません", status=404)
+        raise NotFoundError(
+            f"municipality {lg_code} has no token {token_id[:40]!r} (token list shows the ids)",
+            f"自治体 {lg_code} にトークン {token_id[:40]!r} はありません (ID は token list で確認)",
+            path="tokenId",
+        )
+    if row.revoked_at is not None:
+        return row
     row.revoked_at = now
-    audit.append(session, lg_code, at=now, actor=actor, action="token.revoke", subject=token_id)
+    audit.append(
+        session,
+        lg_code,
+        at=now,
+        actor=actor,
+        action="token.revoke",
+        subject=token_id,
+        details={"role": row.role, "name": row.name},
+    )
+    return row
 
 
 def authenticate(session: Session, authorization: str | None) -> Principal:

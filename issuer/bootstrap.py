@@ -4,11 +4,18 @@ The secret that seals private keys comes from ``FURUSATO_ISSUER_SECRET`` (or
 ``--secret-file``), else a prompt when a terminal is attached.  For the embedded demo
 (``serve`` on a fresh machine) a random secret is created once in ``DATA_DIR/secret``
 (mode 0600) with a warning: fine for trying things out, not for production.
+
+The database (``DATABASE_URL``, else SQLite in the data directory) is opened by
+:func:`open_database`, for every command and the service alike: a URL that is not one we
+support raises :class:`~issuer.dbtools.DatabaseUrlError` (the command line's usage error,
+exit 2); a server that cannot be reached, a database that does not exist or refuses us
+raises :class:`DatabaseUnavailableError` (exit 1) — each one line, the password never shown.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sys
 from collections.abc import Callable
@@ -16,9 +23,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from alembic.util.exc import CommandError
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.pool import NullPool
 
-from issuer.db import Database, SigningKey, migrate
+from issuer.db import Database, SigningKey, migrate, normalize_url
+from issuer.dbtools import CONNECT_TIMEOUT_SECONDS, DatabaseUrlError, database_kind, display_url
 from issuer.errors import ServiceError
 from issuer.identity.providers import IdentityProviders, providers_from_settings
 from issuer.ratelimit import RateLimiter
@@ -26,6 +38,10 @@ from issuer.settings import Settings
 from issuer.tenants import KeyRing
 
 MIN_SECRET_LENGTH = 16
+_LIBPQ_PREFIX = re.compile(
+    r'^(connection failed: )?(connection to server (at|on) "[^"]*"(, port \d+)? failed: )?'
+    r"(FATAL: +)?"
+)
 SECRET_FILE = "secret"  # noqa: S105 - a file name, not a password
 
 
@@ -90,15 +106,96 @@ def resolve_secret(settings: Settings, prompt: Callable[[], str] | None) -> str:
     )
 
 
+class DatabaseUnavailableError(ServiceError):
+    """The database of ``DATABASE_URL`` cannot be used: its server does not answer, the
+    database does not exist, or it refuses us (password, permissions, a newer schema)."""
+
+    code = "database_unreachable"
+
+
+def _reason(exc: BaseException, url: str) -> str:
+    """The first line of a driver error (PostgreSQL puts details on the next ones), with the
+    URL's password, if any, masked."""
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines()
+    reason = lines[0].strip() if lines else type(original).__name__
+    # libpq repeats the host and port the message shows anyway: keep what went wrong
+    reason = _LIBPQ_PREFIX.sub("", reason)[:200] or type(original).__name__
+    password = make_url(normalize_url(url)).password
+    return reason.replace(str(password), "***") if password else reason
+
+
+def _unavailable(url: str, reason: str, reason_ja: str | None = None) -> DatabaseUnavailableError:
+    shown = display_url(url)
+    return DatabaseUnavailableError(
+        f"cannot use the database {shown}: {reason} (check DATABASE_URL or --database-url, "
+        "that the server runs and that the database exists)",
+        f"データベース {shown} を使えません: {reason_ja or reason} (DATABASE_URL または "
+        "--database-url、サーバーが動いていること、データベースがあることを確認してください)",
+    )
+
+
+def open_database(settings: Settings, *, pool_size: int = 10) -> Database:
+    """The deployment's database, migrated to the newest schema.
+
+    :class:`DatabaseUrlError` for a URL that is malformed, names a database other than
+    PostgreSQL or an SQLite file, or a directory that does not exist;
+    :class:`DatabaseUnavailableError` when PostgreSQL cannot be reached within
+    ``CONNECT_TIMEOUT_SECONDS``, the database does not exist, refuses the connection, or
+    cannot be migrated.  Messages show the URL with its password masked."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.effective_database_url
+    kind = database_kind(url)
+    if kind == "sqlite":
+        folder = Path(make_url(url).database or "").resolve().parent
+        if not folder.is_dir():
+            raise DatabaseUrlError(
+                f"no such directory for the SQLite database: {folder}",
+                f"SQLite のデータベースのディレクトリ {folder} がありません",
+            )
+    else:  # a first connection with a time limit: an unreachable host must not hang
+        probe = create_engine(
+            normalize_url(url),
+            poolclass=NullPool,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+        )
+        try:
+            with probe.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except DBAPIError as exc:
+            raise _unavailable(url, _reason(exc, url)) from None
+        finally:
+            probe.dispose()
+    try:
+        db = Database(url, pool_size=pool_size)
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        raise DatabaseUrlError(
+            f"cannot use the database URL {display_url(url)}: {_reason(exc, url)}",
+            f"データベースの URL {display_url(url)} を使えません: {_reason(exc, url)}",
+        ) from None
+    try:
+        migrate(db)
+    except DBAPIError as exc:
+        db.dispose()
+        raise _unavailable(url, _reason(exc, url)) from None
+    except CommandError as exc:  # a revision this version does not know
+        db.dispose()
+        raise _unavailable(
+            url,
+            f"its schema is not one this version knows (made by a newer version?): {exc}",
+            f"このバージョンの知らないスキーマです (新しいバージョンで作られたもの?): {exc}",
+        ) from None
+    return db
+
+
 def open_services(
     settings: Settings, secret: str, *, pool_size: int = 10, check: bool = True
 ) -> Services:
-    """Open the database (migrating it) and, when ``check`` and keys exist, prove that
-    ``secret`` is the deployment's by unsealing one stored key — so a mistyped secret is
-    refused before it seals a new key or derives offer codes nobody can redeem."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.effective_database_url, pool_size=pool_size)
-    migrate(db)
+    """Open the database (:func:`open_database`: checked and migrated) and, when ``check``
+    and keys exist, prove that ``secret`` is the deployment's by unsealing one stored key —
+    so a mistyped secret is refused before it seals a new key or derives offer codes nobody
+    can redeem."""
+    db = open_database(settings, pool_size=pool_size)
     ring = KeyRing(secret)
     if check:
         with db.read() as session:

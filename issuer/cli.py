@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import segno
@@ -24,8 +24,16 @@ from did.jsonio import load_json
 from did.key import did_key_verification_method_id
 from did.keys import KeyType, PrivateKey, generate_private_key
 from issuer import audit as audit_chain
-from issuer.auth import create_token
-from issuer.bootstrap import Services, open_services, resolve_secret, stored_secret
+from issuer.auth import create_token, list_tokens, revoke_token, token_prefix
+from issuer.bootstrap import (
+    Services,
+    open_database,
+    open_services,
+    resolve_secret,
+    stored_secret,
+)
+from issuer.db_cli import db_group
+from issuer.dbtools import DatabaseUrlError
 from issuer.issuance import change_state
 from issuer.oid4vci import create_offer
 from issuer.registry_cli import registry
@@ -37,6 +45,7 @@ from issuer.tenants import (
     get_tenant,
     keys_of,
     list_tenants,
+    revoke_key,
     rotate_key,
     update_settings,
 )
@@ -46,6 +55,7 @@ from shellkit.cli import (
     USAGE,
     BilingualGroup,
     fail,
+    fail_with,
     guarded,
     parse_time_option,
     print_json,
@@ -57,6 +67,8 @@ from vc.suites import ALL_SUITES, ECDSA_RDFC_2019, EDDSA_RDFC_2022
 
 MAX_KEY_FILE_BYTES = 16 * 1024
 MAX_CREDENTIAL_BYTES = 1024 * 1024
+
+T = TypeVar("T")
 
 
 def load_private_key(path: str) -> PrivateKey:
@@ -214,13 +226,27 @@ def _prompt_secret(confirm: bool) -> Callable[[], str]:
     return ask
 
 
+def _service(action: Callable[[], T]) -> T:
+    """``guarded(FAILED, …)`` for what opens the database: a ``DATABASE_URL`` that is not one
+    we can use is bad usage (exit 2); an unreachable or missing database, like every other
+    refusal, a failure (exit 1).  One bilingual line either way, never a traceback."""
+
+    def run() -> T:
+        try:
+            return action()
+        except DatabaseUrlError as exc:
+            fail_with(exc, USAGE)
+
+    return guarded(FAILED, run)
+
+
 def _open(settings: Settings, *, need_secret: bool, confirm: bool = False) -> Services:
     secret = (
         guarded(USAGE, lambda: resolve_secret(settings, _prompt_secret(confirm)))
         if need_secret
         else (settings.secret or stored_secret(settings.data_dir) or "")
     )
-    return guarded(FAILED, lambda: open_services(settings, secret, pool_size=2, check=need_secret))
+    return _service(lambda: open_services(settings, secret, pool_size=2, check=need_secret))
 
 
 def _now() -> datetime:
@@ -372,6 +398,59 @@ def keys_list(data_dir: Path | None, database_url: str | None, lg_code: str, as_
             else ("退役 retired" if key["validUntil"] else "使用中 current")
         )
         click.echo(f"{key['id']}  {state}  {key['validFrom']} – {key['validUntil'] or ''}")
+
+
+@keys.command(
+    "revoke",
+    help="漏れた鍵を失効させます (その鍵の署名はすべて無効。先に keys rotate) / Revoke a "
+    "compromised key (everything it signed fails; rotate first)",
+)
+@data_dir_option
+@click.option("--lg-code", required=True, help="自治体コード (6桁) / local government code")
+@click.option(
+    "--reason", help="理由 (監査ログに記録。個人情報は書かない) / reason, kept in the audit log"
+)
+@click.option("--yes", "-y", is_flag=True, help="確認しない / do not ask for confirmation")
+@click.argument("key_id", metavar="KEY_ID")
+def keys_revoke(
+    data_dir: Path | None,
+    database_url: str | None,
+    lg_code: str,
+    reason: str | None,
+    yes: bool,
+    key_id: str,
+) -> None:
+    svc = _open(_settings(data_dir, database_url), need_secret=False)
+    if not yes and sys.stdin is not None and sys.stdin.isatty():
+        click.confirm(
+            f"{lg_code} の鍵 {key_id} を失効させますか? この鍵の署名はすべて無効になり、取り消せません"
+            f" / revoke {key_id} of {lg_code}? Everything it signed will fail; this is final",
+            abort=True,
+            err=True,
+        )
+    now = _now()
+    with svc.db.transaction() as session:
+        tenant = guarded(FAILED, lambda: get_tenant(session, lg_code))
+        row = guarded(
+            FAILED,
+            lambda: revoke_key(session, tenant, key_id, now=now, actor="cli", reason=reason),
+        )
+        method, revoked_at = f"{tenant.did}#{row.key_id}", row.revoked_at
+    svc.close()
+    assert revoked_at is not None
+    if revoked_at != now:
+        click.echo(
+            f"鍵 {method} は既に失効しています ({format_precise(revoked_at)}) / "
+            f"key {method} was already revoked ({format_precise(revoked_at)})"
+        )
+        return
+    click.echo(f"鍵を失効にしました / revoked: {method} ({format_precise(revoked_at)})")
+    click.echo(
+        "次に: registry entry の出力を全国レジストリの運用機関に送り、publish で静的ファイルを"
+        "書き出し直してください / next: send the output of registry entry to the registry "
+        "operator, and publish the static files again",
+        err=True,
+    )
 
 
 def _state_command(action: str, help_text: str) -> None:
@@ -542,6 +621,78 @@ def token_create(
     click.echo(text)
 
 
+@token.command(
+    "list",
+    help="自治体のトークンの一覧 (秘密の部分は表示しません) / List a municipality's tokens "
+    "(never their secret part)",
+)
+@data_dir_option
+@click.option("--lg-code", required=True, help="自治体コード (6桁) / local government code")
+@click.option("--json", "as_json", is_flag=True, help="JSON で出力 / print JSON")
+def token_list(
+    data_dir: Path | None, database_url: str | None, lg_code: str, as_json: bool
+) -> None:
+    svc = _open(_settings(data_dir, database_url), need_secret=False)
+    with svc.db.read() as session:
+        rows = guarded(FAILED, lambda: list_tokens(session, lg_code))
+        listed = [
+            {
+                "id": row.token_id,
+                "prefix": token_prefix(row.lg_code, row.token_id),
+                "role": row.role,
+                "name": row.name,
+                "created": format_precise(row.created_at),
+                "revoked": format_precise(row.revoked_at) if row.revoked_at else None,
+            }
+            for row in rows
+        ]
+    svc.close()
+    if as_json:
+        print_json(listed)
+        return
+    if not listed:
+        click.echo(f"{lg_code}: トークンはありません / no tokens")
+    for item in listed:
+        state = f"失効 revoked {item['revoked']}" if item["revoked"] else "有効 active"
+        click.echo(
+            f"{item['id']}  {item['prefix']}…  {item['role']:<7}  {state}  "
+            f"作成 created {item['created']}  {item['name'] or ''}".rstrip()
+        )
+
+
+@token.command(
+    "revoke",
+    help="トークンを無効にします (以後 401。取り消せません) / Revoke a token (401 from now on; "
+    "final)",
+)
+@data_dir_option
+@click.option("--lg-code", required=True, help="自治体コード (6桁) / local government code")
+@click.argument("token_id", metavar="TOKEN_ID")
+def token_revoke(
+    data_dir: Path | None, database_url: str | None, lg_code: str, token_id: str
+) -> None:
+    svc = _open(_settings(data_dir, database_url), need_secret=False)
+    now = _now()
+    with svc.db.transaction() as session:
+        row = guarded(
+            FAILED, lambda: revoke_token(session, lg_code, token_id, now=now, actor="cli")
+        )
+        revoked_at, role, name = row.revoked_at, row.role, row.name
+    svc.close()
+    assert revoked_at is not None
+    label = f"{token_id} ({role}{', ' + name if name else ''})"
+    if revoked_at != now:
+        click.echo(
+            f"トークン {label} は既に無効です ({format_precise(revoked_at)}) / "
+            f"token {label} was already revoked ({format_precise(revoked_at)})"
+        )
+        return
+    click.echo(
+        f"トークンを無効にしました: {label}。以後このトークンでは API もコンソールも使えません / "
+        f"revoked token {label}: it no longer signs in to the API or the console"
+    )
+
+
 @main.group(cls=BilingualGroup, help="監査ログ / Audit log")
 def audit() -> None:
     pass
@@ -597,7 +748,7 @@ def publish(data_dir: Path | None, database_url: str | None, out_dir: Path) -> N
 @main.command(help="発行者サービスを起動します / Run the issuer service")
 @data_dir_option
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option(
     "--public-url", envvar="FURUSATO_PUBLIC_URL", help="公開 URL (既定: http://localhost:PORT)"
 )
@@ -621,7 +772,7 @@ def serve(
     ssl_keyfile: str | None,
     demo_lg_code: str,
 ) -> None:
-    from issuer.serve import run_server
+    from issuer.serve import check_port, run_server
 
     scheme = "https" if ssl_certfile else "http"
     settings = _settings(
@@ -634,10 +785,14 @@ def serve(
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
     )
-    guarded(FAILED, lambda: run_server(settings, demo_lg_code=demo_lg_code, echo=click.echo))
+    # the address, then the database, before anything is made (the first start's demo…)
+    _service(lambda: check_port(host, port))
+    _service(lambda: open_database(settings, pool_size=1).dispose())
+    _service(lambda: run_server(settings, demo_lg_code=demo_lg_code, echo=click.echo))
 
 
 main.add_command(registry)
+main.add_command(db_group)
 registry.add_command(registry_entry)
 
 

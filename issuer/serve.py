@@ -7,6 +7,8 @@ production), the demo municipality and an admin token, printed once.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import secrets
 import socket
@@ -38,7 +40,67 @@ def _has_tenants(settings: Settings) -> bool:
         database.dispose()
 
 
+def check_port(host: str, port: int) -> None:
+    """Refuse, before anything starts, an address uvicorn could not listen on: a port in use,
+    one that needs privileges, a host that is not an address of this machine.  A bind test
+    with ``SO_REUSEADDR``, as uvicorn binds (so a port whose last connections are still in
+    TIME_WAIT after a restart counts as free)."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError):
+        raise ServiceError(
+            f"cannot listen on {host}:{port}: {host!r} is not an address of this machine (--host)",
+            f"{host}:{port} で待ち受けられません: {host!r} はこのマシンのアドレスではありません "
+            "(--host)",
+            code="bad_address",
+        ) from None
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                with contextlib.suppress(OSError):
+                    probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                raise _not_listenable(host, port, exc) from None
+
+
+def _not_listenable(host: str, port: int, exc: OSError) -> ServiceError:
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return ServiceError(
+            f"port {port} is already in use on {host}: choose another --port, or stop what "
+            "runs there",
+            f"ポート {port} ({host}) は既に使われています。--port で別のポートを指定するか、"
+            "動いているものを止めてください",
+            code="port_in_use",
+        )
+    if exc.errno == errno.EACCES:
+        return ServiceError(
+            f"no permission to listen on {where} (ports below 1024 need privileges: use a port "
+            "such as 8000 behind a reverse proxy)",
+            f"{where} で待ち受ける権限がありません (1024 未満のポートには権限が必要です。"
+            "8000 などを使い、リバースプロキシの後ろに置いてください)",
+            code="port_not_permitted",
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return ServiceError(
+            f"cannot listen on {where}: {host} is not an address of this machine (--host)",
+            f"{where} で待ち受けられません: {host} はこのマシンのアドレスではありません (--host)",
+            code="bad_address",
+        )
+    reason = exc.strerror or type(exc).__name__
+    return ServiceError(
+        f"cannot listen on {where} ({reason})",
+        f"{where} で待ち受けられません ({reason})",
+        code="cannot_listen",
+    )
+
+
 def run_server(settings: Settings, *, demo_lg_code: str, echo: Callable[[str], None]) -> None:
+    """The first start's setup, then uvicorn.  The caller checks the address first
+    (:func:`check_port`: a refusal must come before anything is created)."""
     first_start = not _has_tenants(settings)
     secret = settings.secret or stored_secret(settings.data_dir)
     if secret is None:

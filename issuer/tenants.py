@@ -398,14 +398,67 @@ def rotate_key(
 
 
 def revoke_key(
-    session: Session, tenant: TenantInfo, key_id: str, *, now: datetime, actor: str
-) -> None:
-    """Mark a key compromised: everything it signed stops verifying."""
-    row = session.get(SigningKey, (tenant.lg_code, key_id))
+    session: Session,
+    tenant: TenantInfo,
+    key_id: str,
+    *,
+    now: datetime,
+    actor: str,
+    reason: str | None = None,
+) -> SigningKey:
+    """Mark a key compromised: everything it signed stops verifying (DESIGN.md §5).
+
+    The DID document keeps it in ``verificationMethod`` with ``revoked`` and drops it from
+    every relationship; the registry entry carries ``revoked``.  ``key_id`` is the fragment
+    (``key-1``) or the whole verification method id (``did:web:…#key-1``).  The key that
+    signs now is refused (``rotate_first``): it must be retired by a rotation first, so the
+    municipality always has a key to issue and to sign its status lists with.  A did:key
+    issuer cannot revoke its only key.  Audited (``key.revoke``, with the reason); a key
+    already revoked is left as it was (its first time stays, no second event)."""
+    fragment = key_id
+    if "#" in key_id:
+        did, _, fragment = key_id.partition("#")
+        if did != tenant.did:
+            raise NotFoundError(
+                f"{key_id[:120]} is not a key of {tenant.lg_code} ({tenant.did})",
+                f"{key_id[:120]} は {tenant.lg_code} ({tenant.did}) の鍵ではありません",
+                path="keyId",
+            )
+    if tenant.did_method == "key":
+        raise ServiceError(
+            "a did:key issuer cannot revoke its key (the DID is the key); use did:web",
+            "did:key の発行者は鍵を失効できません (DID が鍵そのものです)。did:web を使ってください",
+            code="revocation_unsupported",
+        )
+    row = session.get(SigningKey, (tenant.lg_code, fragment))
     if row is None:
-        raise NotFoundError(f"no key {key_id}", f"鍵 {key_id} はありません")
+        raise NotFoundError(
+            f"{tenant.lg_code} has no key {fragment[:64]!r} (keys list shows them)",
+            f"{tenant.lg_code} に鍵 {fragment[:64]!r} はありません (keys list で確認してください)",
+            path="keyId",
+        )
+    if row.revoked_at is not None:
+        return row
+    if row.valid_until is None:
+        raise ConflictError(
+            f"{fragment} is the key that signs now: rotate first (keys rotate --lg-code "
+            f"{tenant.lg_code}), then revoke it",
+            f"{fragment} は今署名に使っている鍵です。先に鍵を更新し (keys rotate --lg-code "
+            f"{tenant.lg_code})、それから失効させてください",
+            path="keyId",
+            code="rotate_first",
+        )
     row.revoked_at = now
-    audit.append(session, tenant.lg_code, at=now, actor=actor, action="key.revoke", subject=key_id)
+    audit.append(
+        session,
+        tenant.lg_code,
+        at=now,
+        actor=actor,
+        action="key.revoke",
+        subject=fragment,
+        details={"reason": reason} if reason else None,
+    )
+    return row
 
 
 def did_document(session: Session, tenant: TenantInfo) -> dict[str, Any]:

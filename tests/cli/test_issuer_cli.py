@@ -453,7 +453,9 @@ def test_console_script_errors_are_one_line(tmp_path: Path) -> None:
 
 
 def test_console_script_demo(tmp_path: Path) -> None:
-    done = run_script("furusato-issuer", "demo", "--core", "--out", "files", "--lang", "en", cwd=tmp_path)
+    done = run_script(
+        "furusato-issuer", "demo", "--core", "--out", "files", "--lang", "en", cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "files" / "credential.json").is_file()
     assert "The demo ended as expected." in done.stdout

@@ -29,12 +29,12 @@ from did.key import did_key_from_public_key, did_key_verification_method_id
 from did.keys import PrivateKey
 from issuer.auth import create_token
 from issuer.identity.providers import oidc_redirect_uri, providers_from_settings
+from issuer.identity.testpki import Card, Person, TestPKI
 from issuer.tenants import create_tenant
 from tests.issuer.conftest import LiveServer, World, free_port, make_world, with_settings
 from tests.issuer.conftest import database_url as database_url  # SQLite and PostgreSQL
 from tests.issuer.conftest import pg_template as pg_template
 from tests.issuer.conftest import pg_url as pg_url
-from issuer.identity.testpki import Card, Person, TestPKI
 from tests.premium.oidc_provider import (
     CONFIDENTIAL_CLIENT_ID,
     CONFIDENTIAL_CLIENT_SECRET,

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from issuer.identity.providers import _CachedFetch, oidc_redirect_uri, providers_from_settings
-from issuer.settings import Settings
 from issuer.identity.testpki import TestPKI
+from issuer.settings import Settings
 
 
 def test_nothing_configured_means_no_methods(tmp_path: Path) -> None:

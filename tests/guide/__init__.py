@@ -1,0 +1,1 @@
+"""Tests that follow the guides of docs/ as written."""
