@@ -11,8 +11,8 @@ from a template and the values that vary, carried as a CBOR array and Base45 tex
       issuer key number N (of "#key-N"), issuer proof created − validFrom (s),
       issuer signature (64 bytes), holder Ed25519 key (32 bytes), tier (0 basic, 1 premium),
       registeredSince (days since 1970-01-01), [revocation list, index],
-      [suspension list, index], presentation created (Unix s), challenge (bytes when it is
-      base64url, else text), holder signature (64 bytes) ]
+      [suspension list, index], presentation created (Unix s), challenge (1–192 bytes when it
+      is base64url, else 1–256 characters of text), holder signature (64 bytes) ]
 
 Everything else — contexts, types, the municipality's name and prefecture (from the MIC
 table), the issuer's name, the holder DID and key ids, the status-list URLs (from the
@@ -24,11 +24,15 @@ carry (another credential type, a self-hosted DID, an SD-JWT…).
 The encoder only uses the profile after rebuilding the presentation from the values and
 finding it equal to the input, so decoding always yields exactly the JSON that was signed —
 any W3C verifier can check it.  Decoding is strict: bounded length, exact structure,
-canonical CBOR; anything else is ``malformed`` (MalformedValueError).
+canonical CBOR, every value in its range — every date-time within the years 0001–9999
+(``MIN_TIME`` … ``MAX_TIME``); anything else is ``malformed`` (MalformedValueError).  The
+encoder applies the same checks to the values it would write, and uses the generic form
+when one fails.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 import zlib
@@ -46,6 +50,7 @@ from schemas.municipalities import municipality_table
 from vc import base45, cbor
 from vc.dates import format_datetime
 from vc.furusato import CONTEXTS, RESIDENT_CREDENTIAL_TYPE, municipality_claim
+from vc.model import as_list
 
 PROFILE_PREFIX = "FR1:"
 GENERIC_PREFIX = "FRJ:"
@@ -54,7 +59,15 @@ MAX_PAYLOAD_CHARS = 8192
 MAX_GENERIC_JSON = 64 * 1024
 TIERS = ("basic", "premium")
 PURPOSES = ("revocation", "suspension")
+MAX_CHALLENGE_BYTES = 192
+MAX_CHALLENGE_CHARS = 256
+MIN_TIME = -62_135_596_800  # 0001-01-01T00:00:00Z
+MAX_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z
+"""Unix seconds of the first and last date-time with a four-digit year
+(docs/compact-envelope.md §5.2): every time the profile rebuilds lies within them, so every
+one is a ``datetime``."""
 _EPOCH = date(1970, 1, 1)
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 IssuerLookup = Callable[[str], "str | None"]
 """lgCode → the issuer DID the national registry lists for it (or None)."""
@@ -91,8 +104,13 @@ def _status_url(issuer_did: str, lg_code: str, purpose: str, number: int) -> str
     return f"{scheme}://{host}/status/{lg_code}/{purpose}/{number}"
 
 
+def _proof_value(signature: bytes) -> str:
+    return "z" + base58btc_encode(signature)
+
+
 def _time(seconds: int) -> str:
-    return format_datetime(datetime.fromtimestamp(seconds, UTC))
+    """The date-time of Unix ``seconds`` (within ``MIN_TIME`` … ``MAX_TIME``: ``_check``)."""
+    return format_datetime(_UNIX_EPOCH + timedelta(seconds=seconds))
 
 
 def _build(values: list[Any], issuer_did: str) -> dict[str, Any]:
@@ -154,7 +172,7 @@ def _build(values: list[Any], issuer_did: str) -> dict[str, Any]:
             "created": _time(valid_from + created_delta),
             "verificationMethod": f"{issuer_did}#key-{key_number}",
             "proofPurpose": "assertionMethod",
-            "proofValue": "z" + base58btc_encode(issuer_sig),
+            "proofValue": _proof_value(issuer_sig),
         },
     }
     challenge_text = base64url_encode(challenge) if isinstance(challenge, bytes) else challenge
@@ -173,7 +191,7 @@ def _build(values: list[Any], issuer_did: str) -> dict[str, Any]:
             "proofPurpose": "authentication",
             "challenge": challenge_text,
             "domain": QR_DOMAIN,
-            "proofValue": "z" + base58btc_encode(holder_sig),
+            "proofValue": _proof_value(holder_sig),
         },
     }
 
@@ -245,7 +263,7 @@ def encode_presentation(vp: Mapping[str, Any], *, issuer_by_registry: bool = Tru
     registry names it by lgCode) — the short form; without, the DID travels in the payload.
     """
     try:
-        values = _profile_values(vp)
+        values = _check(_profile_values(vp))  # never a value a reader would refuse
         rebuilt = _build(values, values[0])
     except (KeyError, ValueError, TypeError, IndexError, AttributeError, FurusatoError):
         return encode_generic(vp)
@@ -311,8 +329,21 @@ def _check(values: object) -> list[Any]:
             raise _bad(f"field {i} is out of range", f"項目 {i} が範囲外です")
     if not -(2**31) <= values[6] <= 2**31:
         raise _bad("field 6 is out of range", "項目 6 が範囲外です")
-    if isinstance(values[14], str) and not 0 < len(values[14]) <= 256:
-        raise _bad("the challenge is empty or too long", "チャレンジが空か長すぎます")
+    valid_from = values[3]
+    times = {3: valid_from, 4: valid_from + values[4], 6: valid_from + values[6], 13: values[13]}
+    for i, seconds in times.items():
+        if not MIN_TIME <= seconds <= MAX_TIME:
+            raise _bad(
+                f"field {i} gives a date-time outside the years 0001-9999",
+                f"項目 {i} の日時が 0001〜9999 年の範囲外です",
+            )
+    challenge = values[14]
+    limit = MAX_CHALLENGE_BYTES if isinstance(challenge, bytes) else MAX_CHALLENGE_CHARS
+    if not 0 < len(challenge) <= limit:
+        raise _bad(
+            "the challenge is empty or too long (1-192 bytes or 1-256 characters)",
+            "チャレンジが空か長すぎます (1〜192 バイトまたは 1〜256 文字)",
+        )
     return values
 
 
@@ -351,6 +382,8 @@ def decode(text: str, *, issuer_for: IssuerLookup | None = None) -> dict[str, An
         issuer_did = found
     try:
         return _build(values, issuer_did)
+    except EnvelopeError:
+        raise  # already says "QR payload: …"
     except FurusatoError as exc:
         raise _bad(exc.message_en, exc.message_ja) from None
 
@@ -379,3 +412,61 @@ def _decode_generic(body: str) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise _bad("the content is not a JSON object", "内容が JSON オブジェクトではありません")
     return document
+
+
+# --- what a payload is, for the replay log -------------------------------------------------
+
+
+def presentation_key(text: str) -> str:
+    """What identifies the presentation a payload (or compact text) carries, however it was
+    written: the key of a verifier's replay log (docs/compact-envelope.md §7.2, §10).
+
+    The same presentation in the short, self-contained or generic form, with whitespace
+    around it, in an enveloping object or as bare compact text, has one key:
+
+    * Data Integrity: the ``proofValue`` of each proof on the document (profile 1 carries the
+      holder's as value 15);
+    * a ``vp+jwt`` / ``vc+jwt``: the part its JWS signs (``header.payload``); an SD-JWT: that
+      of its KB-JWT, or of the issuer JWT when it has none.  The signed part rather than the
+      signature, which an ES256/ES384 signer — or anyone, by negating *s* — can vary;
+    * anything else (it cannot verify): the text itself, without the whitespace around it.
+
+    The key is as long as what it names; a log keeps only a hash of it.  Never raises.
+    """
+    text = text.strip()
+    key: str | None = None
+    if text.startswith(PROFILE_PREFIX) and len(text) <= MAX_PAYLOAD_CHARS:
+        with contextlib.suppress(FurusatoError):
+            values = _check(cbor.decode(base45.decode(text[len(PROFILE_PREFIX) :])))
+            key = "proofValue:" + _proof_value(values[15])
+    elif text.startswith(GENERIC_PREFIX) and len(text) <= MAX_PAYLOAD_CHARS:
+        with contextlib.suppress(FurusatoError):
+            key = _document_key(_decode_generic(text[len(GENERIC_PREFIX) :]))
+    else:
+        key = _compact_key(text)
+    return key if key is not None else text
+
+
+def _document_key(document: Mapping[str, Any]) -> str | None:
+    values = sorted(
+        proof["proofValue"]
+        for proof in as_list(document.get("proof"))
+        if isinstance(proof, dict) and isinstance(proof.get("proofValue"), str)
+    )
+    if values:
+        return "proofValue:" + " ".join(values)
+    url = document.get("id")  # an enveloping object: data:<media type>,<compact text>
+    if isinstance(url, str) and url.startswith("data:"):
+        _, comma, compact = url.partition(",")
+        return _compact_key(compact) if comma else None
+    return None
+
+
+def _compact_key(text: str) -> str | None:
+    if "~" in text:  # SD-JWT: <issuer JWT>~<disclosure>~…~[<KB-JWT>]
+        parts = text.split("~")
+        text = parts[-1] or parts[0]
+    header, signed, _ = text.split(".", 2) if text.count(".") == 2 else ("", "", "")
+    if not header or not signed:
+        return None
+    return f"jws:{header}.{signed}"

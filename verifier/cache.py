@@ -7,7 +7,8 @@ Everything verification needs offline lives in one directory (``--cache-dir`` or
     registry.jws           the signed registry as fetched (verified again whenever it is read)
     lists/<sha256>.json    each status list credential as fetched
     state.json             when each was fetched: {"registry": {...}, "lists": {url: {...}}}
-    seen.json              SHA-256 of recently verified QR payloads, for replay warnings
+    seen.json              SHA-256 of what identifies each recently verified presentation
+                           (vc.envelope.presentation_key), for replay warnings
 
 Writes are atomic (``shellkit.files``).  Nothing here decides trust: the registry is
 re-verified with the pinned key on every load, status list credentials are verified by the
@@ -36,6 +37,7 @@ from did.errors import FurusatoError, MalformedValueError
 from did.jsonio import Limits, load_json
 from did.keys import PublicKey
 from shellkit.files import atomic_write
+from vc.envelope import presentation_key
 from vc.registry import MAX_REGISTRY_BYTES, Registry, verify_registry
 from vc.statuslist import StatusListDocument
 
@@ -280,7 +282,14 @@ class VerifierCache:
     # --- replay ------------------------------------------------------------------------------
 
     def seen_before(self, payload: str, now: datetime, window: timedelta) -> bool:
-        """Record ``payload``; True when the same payload was verified within ``window``."""
+        """Record the presentation ``payload`` carries; True when the same presentation was
+        verified within ``window`` — in any form (short, self-contained or generic QR, bare
+        compact text, whitespace around it): the log is keyed on what the holder signed
+        (:func:`vc.envelope.presentation_key`), not on the text.
+
+        Only the SHA-256 of that key is kept.  Entries written when the log was keyed on the
+        payload text simply never match, and age out like any other.
+        """
         path = self.directory / "seen.json"
         value: object = None
         if path.is_file():
@@ -297,7 +306,7 @@ class VerifierCache:
             moment = _parse(text)
             if moment is not None and moment > cutoff:
                 seen[digest] = moment
-        digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        digest = hashlib.sha256(presentation_key(payload).encode("utf-8")).hexdigest()
         before = seen.get(digest)
         replayed = before is not None and now - before <= window
         seen[digest] = now

@@ -43,6 +43,10 @@ def issuer_lookup(registry: Registry | None) -> envelope.IssuerLookup | None:
 
 
 class ReplayLog(Protocol):
+    """Records each payload that decoded; True when the *presentation* it carries was seen
+    within the window, whatever form it came in (``VerifierCache`` keys on
+    :func:`vc.envelope.presentation_key`)."""
+
     def seen_before(self, payload: str, now: datetime, window: timedelta) -> bool: ...
 
 

@@ -1,9 +1,11 @@
 """VC-API (W3C VCALM) endpoints for tools and the W3C test suites.
 
-``POST /credentials/issue`` signs with the token's municipality (201); ``/credentials/verify``
-and ``/presentations/verify`` answer 200 when verified and 400 with a problem+json body that
-also carries ``verified: false`` and every check otherwise — never ``200 {verified: false}``
-(the W3C Data Integrity suites require a 4xx; DESIGN.md §7, REFERENCES.md §5).
+``POST /credentials/issue`` signs with the token's municipality (201), filling in a missing
+``issuer``; ``/credentials/verify`` and ``/presentations/verify`` answer 200 when verified and
+400 with a problem+json body that also carries ``verified: false`` and every check otherwise —
+never ``200 {verified: false}`` (the W3C Data Integrity suites require a 4xx; DESIGN.md §7,
+REFERENCES.md §5).  They verify against this deployment's own keys and status lists
+(:mod:`issuer.resolving`), not the national registry.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from issuer.api.common import json_body, services
 from issuer.auth import authenticate
 from issuer.bootstrap import Services
 from issuer.resolving import LocalStatusLists, tenant_resolver
+from issuer.tenants import get_tenant
 from shellkit.web import PROBLEM_JSON, prefers_english
+from vc.furusato import is_furusato
 from vc.result import VerificationResult
 from vc.verify import VerifyOptions, verify_credential, verify_presentation
 
@@ -127,6 +131,12 @@ def issue(request: Request, body: Any = BODY) -> JSONResponse:
         principal = authenticate(session, request.headers.get("authorization"))
     principal.require("issue")
     credential = _object(body, "credential")
+    if credential.get("issuer") is None and is_furusato(credential):
+        # Our profiles' issuer is an object naming the municipality, as every other issuance
+        # writes it (vc.furusato.resident_credential); the JSON Schema refuses a bare DID.
+        with svc.db.read() as session:
+            tenant = get_tenant(session, principal.lg_code)
+        credential = {**credential, "issuer": {"id": tenant.did, "name": tenant.name}}
     options = body.get("options") or {}
     status_option = options.get("credentialStatus")
     if status_option is not None and (

@@ -271,6 +271,45 @@ def test_vcapi_signs_as_the_tokens_municipality_only(world: World, client: TestC
     assert_problem(response, 403, "issuer_mismatch")
 
 
+def test_vcapi_fills_in_the_issuer_of_a_resident_credential(
+    world: World, client: TestClient
+) -> None:
+    """Without ``issuer``, a FurusatoResidentCredential is signed by the token's municipality
+    with the issuer the profile wants — ``{"id": its DID, "name": its name}``, as every other
+    issuance writes it — and verifies, over HTTP too."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    holder = did_key_from_public_key(
+        PrivateKey.from_seed(KeyType.ED25519, secrets.token_bytes(32)).public_key
+    )
+    unsigned = resident_credential(
+        credential_id=None,
+        issuer=world.other.did,
+        issuer_name=world.other.name,
+        municipality=municipality_table().get(world.other.lg_code),
+        holder=holder,
+        tier="basic",
+        registered_since=now.date(),
+        valid_from=now,
+        valid_until=now + timedelta(days=30),
+    )
+    del unsigned["issuer"]
+    response = client.post(
+        "/credentials/issue",
+        json={
+            "credential": unsigned,
+            "options": {"credentialStatus": {"type": "BitstringStatusListEntry"}},
+        },
+        headers=bearer(world.other_staff_token),
+    )
+    assert response.status_code == 201, response.text
+    credential = response.json()["verifiableCredential"]
+    assert credential["issuer"] == {"id": world.other.did, "name": world.other.name}
+    assert credential["proof"]["verificationMethod"].startswith(world.other.did + "#")
+    verified = client.post("/credentials/verify", json={"verifiableCredential": credential})
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["verified"] is True
+
+
 def test_vcapi_does_not_sign_premium(world: World, client: TestClient) -> None:
     """Premium only through an approved application (issuer.premium), not by the VC-API."""
     now = datetime.now(UTC).replace(microsecond=0)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 import zlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import segno
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from did.errors import FurusatoError
+from did.multibase import base64url_encode
 from tests.vc.qr_fixtures import NOW, issuer_did, presentation, resolver, signed_credential
 from vc import base45, cbor, envelope
 from vc.envelope import EnvelopeError, IssuerLookupRequired, decode, encode_presentation
@@ -201,6 +204,226 @@ def test_corpus_of_malformed_payloads() -> None:
     for line in lines:
         with pytest.raises(EnvelopeError):
             decode(line, issuer_for=lookup)
+
+
+# --- any values in the profile's structure ------------------------------------------------
+
+CBOR_MIN, CBOR_MAX = -(2**64), 2**64 - 1
+# every bound the reader checks, and the first and last second a datetime holds (years
+# 0001-9999); the times are rebuilt from values 3, 3 + 4, 3 + 6 and 13
+_BOUNDS = (0, 2**20, 2**31, 2**32, -envelope.MIN_TIME, envelope.MAX_TIME, 2**38, 2**40, 2**63)
+EDGE_INTS = sorted(
+    {
+        sign * bound + step
+        for bound in _BOUNDS
+        for sign in (1, -1)
+        for step in (-1, 0, 1)
+        if CBOR_MIN <= sign * bound + step <= CBOR_MAX
+    }
+    | {CBOR_MIN, CBOR_MAX}
+)
+INTS = st.integers(CBOR_MIN, CBOR_MAX) | st.sampled_from(EDGE_INTS)
+# values 3 and 13 within their range (0-2**40: mostly past year 9999) and around the last
+# second of year 9999; values 4 and 6 within theirs, which add to value 3
+TIMES = (
+    INTS | st.integers(0, 2**40) | st.integers(envelope.MAX_TIME - 2**32, envelope.MAX_TIME + 2**32)
+)
+LIFETIMES = INTS | st.integers(0, 2**32)
+OFFSETS = INTS | st.integers(-(2**31), 2**31)
+PAIRS = st.tuples(INTS, INTS).map(list) | st.lists(INTS, max_size=3)
+
+
+def _bytes_near(size: int) -> st.SearchStrategy[bytes]:
+    return st.binary(min_size=size, max_size=size) | st.integers(
+        max(0, size - 1), size + 1
+    ).flatmap(lambda n: st.binary(min_size=n, max_size=n))
+
+
+FIELDS: tuple[st.SearchStrategy[Any], ...] = (
+    st.none() | st.just(issuer_did()) | st.text(max_size=40),
+    INTS | st.sampled_from([15814, 11002, 10000, 999999]),
+    _bytes_near(16),
+    TIMES,
+    LIFETIMES,
+    INTS,
+    OFFSETS,
+    _bytes_near(64),
+    _bytes_near(32),
+    INTS,
+    INTS,
+    PAIRS,
+    PAIRS,
+    TIMES,
+    st.binary(max_size=200) | st.text(max_size=260),
+    _bytes_near(64),
+)
+
+
+def altered_values(base: list[Any]) -> st.SearchStrategy[list[Any]]:
+    """``base`` (the 16 values of a payload) with one to four of them replaced by values of
+    the same CBOR type, often at or just past a bound — half the time only the times and the
+    challenge, so that far-future times reach the reader's last checks."""
+    indexes = st.sets(st.integers(0, len(base) - 1), min_size=1, max_size=4) | st.sets(
+        st.sampled_from((3, 4, 6, 13, 14)), min_size=1
+    )
+
+    @st.composite
+    def altered(draw: st.DrawFn) -> list[Any]:
+        values = list(base)
+        for index in draw(indexes):
+            values[index] = draw(FIELDS[index])
+        return values
+
+    return altered()
+
+
+def _profile_values() -> list[Any]:
+    values = cbor.decode(_profile_bytes())
+    assert isinstance(values, list)
+    return values
+
+
+def _replaced(changes: dict[int, Any]) -> list[Any]:
+    values = _profile_values()
+    for index, value in changes.items():
+        values[index] = value
+    return values
+
+
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=altered_values(_profile_values()))
+@example(values=_replaced({13: 2**38}))
+@example(values=_replaced({3: 2**40}))
+@example(values=_replaced({3: envelope.MAX_TIME, 4: 1}))
+@example(values=_replaced({3: envelope.MAX_TIME - 10, 6: 11}))
+@example(values=_replaced({14: b""}))
+@example(values=_replaced({14: bytes(193)}))
+def test_any_profile_values_are_malformed_or_rebuilt_exactly(values: list[Any]) -> None:
+    """Whatever the values, the reader refuses them (``malformed``, or ``issuer_unknown`` for
+    an lgCode the registry does not list) or rebuilds a presentation with four-digit years
+    that the writer puts back into profile 1 unchanged — never another exception."""
+    payload = _wrap(cbor.encode(values))
+    try:
+        vp = decode(payload, issuer_for=lookup)
+    except FurusatoError:
+        with pytest.raises(EnvelopeError) as raised:
+            decode(payload, issuer_for=lookup)
+        assert raised.value.code in ("malformed", "issuer_unknown")
+        assert raised.value.message_ja
+        assert raised.value.message_en.count("QR payload:") == 1, raised.value.message_en
+        return
+    credential = vp["verifiableCredential"]
+    for moment in (
+        credential["validFrom"],
+        credential["validUntil"],
+        credential["proof"]["created"],
+        vp["proof"]["created"],
+    ):
+        assert _DATE_TIME.fullmatch(moment), moment
+    again = encode_presentation(vp, issuer_by_registry=values[0] is None)
+    assert again.startswith(envelope.PROFILE_PREFIX)
+    assert decode(again, issuer_for=lookup) == vp
+
+
+def test_the_last_second_of_year_9999_is_the_last_time() -> None:
+    last = _replaced({13: envelope.MAX_TIME})
+    vp = decode(_wrap(cbor.encode(last)), issuer_for=lookup)
+    assert vp["proof"]["created"] == "9999-12-31T23:59:59Z"
+    with pytest.raises(EnvelopeError) as raised:
+        decode(_wrap(cbor.encode(_replaced({13: envelope.MAX_TIME + 1}))), issuer_for=lookup)
+    assert raised.value.code == "malformed"
+    assert "field 13" in raised.value.message_en
+
+
+@pytest.mark.parametrize(
+    ("size", "prefix"), [(0, "FRJ:"), (1, "FR1:"), (192, "FR1:"), (193, "FRJ:")]
+)
+def test_the_writer_never_writes_a_challenge_the_reader_refuses(size: int, prefix: str) -> None:
+    """A base64url challenge of 1-192 bytes is profile 1; none, or more, the generic form."""
+    vp = presentation()
+    vp["proof"]["challenge"] = base64url_encode(bytes(range(size)))
+    text = encode_presentation(vp)
+    assert text.startswith(prefix)
+    assert decode(text, issuer_for=lookup) == vp
+
+
+# --- what a payload is, for the replay log -------------------------------------------------
+
+
+def test_one_presentation_has_one_key_in_every_form() -> None:
+    """§7.2, §10: short, self-contained, generic, whitespace around — the same presentation."""
+    vp = presentation()
+    forms = [
+        encode_presentation(vp),
+        encode_presentation(vp, issuer_by_registry=False),
+        envelope.encode_generic(vp),
+        encode_presentation(vp) + "\n",
+        " " + envelope.encode_generic(vp) + "\r\n",
+    ]
+    keys = {envelope.presentation_key(text) for text in forms}
+    assert keys == {"proofValue:" + vp["proof"]["proofValue"]}
+    other = presentation(challenge="AAAAAAAAAAAAAAAA")
+    assert envelope.presentation_key(encode_presentation(other)) not in keys
+
+
+def _jws(header: dict[str, Any], payload: dict[str, Any], signature: bytes) -> str:
+    def part(value: dict[str, Any]) -> str:
+        return base64url_encode(json.dumps(value, separators=(",", ":")).encode())
+
+    return f"{part(header)}.{part(payload)}.{base64url_encode(signature)}"
+
+
+def _enveloped(media_type: str, compact: str) -> str:
+    return envelope.encode_generic(
+        {
+            "@context": "https://www.w3.org/ns/credentials/v2",
+            "type": "EnvelopedVerifiablePresentation",
+            "id": f"data:{media_type},{compact}",
+        }
+    )
+
+
+def test_a_jwt_is_keyed_on_what_it_signs_bare_or_enveloped() -> None:
+    """A ``vp+jwt``: its ``header.payload``, whatever the signature (ECDSA can vary it)."""
+    header = {"alg": "ES256", "typ": "vp+jwt", "kid": "did:key:zDn#zDn"}
+    signed = {"nonce": "q83vEjRWeJq8", "aud": "furusato-qr", "iat": 1_803_546_000}
+    token = _jws(header, signed, b"\x01" * 64)
+    key = envelope.presentation_key(token)
+    assert key == "jws:" + token.rsplit(".", 1)[0]
+    assert envelope.presentation_key(_jws(header, signed, b"\x02" * 64)) == key
+    assert envelope.presentation_key(token + "\n") == key
+    assert envelope.presentation_key(_enveloped("application/vp+jwt", token)) == key
+    later = _jws(header, {**signed, "iat": 1_803_546_001}, b"\x01" * 64)
+    assert envelope.presentation_key(later) != key
+
+
+def test_an_sd_jwt_is_keyed_on_its_key_binding_jwt() -> None:
+    issuer_jwt = _jws({"alg": "EdDSA", "typ": "dc+sd-jwt"}, {"iss": "did:web:x"}, bytes(64))
+    kb_jwt = _jws({"alg": "EdDSA", "typ": "kb+jwt"}, {"nonce": "n", "sd_hash": "h"}, bytes(64))
+    disclosure = base64url_encode(b'["salt","registeredSince","2027-01-15"]')
+    presented = f"{issuer_jwt}~{disclosure}~{kb_jwt}"
+    key = envelope.presentation_key(presented)
+    assert key == "jws:" + kb_jwt.rsplit(".", 1)[0]
+    assert envelope.presentation_key(_enveloped("application/dc+sd-jwt", presented)) == key
+    without_kb = f"{issuer_jwt}~{disclosure}~"
+    assert envelope.presentation_key(without_kb) == "jws:" + issuer_jwt.rsplit(".", 1)[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "  hello ", "FR1:garbage", "FRJ:", "a.b", "a..c", "~~", envelope.encode_generic({})],
+)
+def test_anything_else_is_its_own_key(text: str) -> None:
+    assert envelope.presentation_key(text) == text.strip()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_presentation_key_never_raises(text: str) -> None:
+    assert isinstance(envelope.presentation_key(text), str)
 
 
 @settings(max_examples=300, deadline=None)

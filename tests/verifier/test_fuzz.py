@@ -29,6 +29,7 @@ from did.errors import MalformedValueError
 from did.keys import PublicKey
 from tests.properties import JSONISH_TEXT, json_values, outcome
 from tests.vc.qr_fixtures import NOW
+from tests.vc.test_envelope import altered_values
 from tests.verifier.test_units import (
     ATSUMA,
     AUTHORITY,
@@ -46,12 +47,13 @@ from tests.verifier.test_units import (
     status_list,
     synced_cache,
 )
-from vc import envelope
+from vc import base45, cbor, envelope
 from vc.furusato import ACTIVITY_CREDENTIAL_TYPE, RESIDENT_CREDENTIAL_TYPE
 from vc.registry import Registry
-from vc.result import Check
+from vc.result import Check, VerificationResult
 from vc.statuslist import LIST_CREDENTIAL_TYPE, StatusListDocument
 from verifier.cache import CacheAge, VerifierCache
+from verifier.check import check, issuer_lookup
 from verifier.policy import MEMBERS, TIERS, Policy
 from verifier.sync import _checked_list, _list_urls
 from verifier.web import create_app
@@ -382,6 +384,56 @@ def test_api_verify_an_altered_qr(
     assert_answer(response)
     if altered != PAYLOAD and response.status_code == 200:
         assert response.json()["verified"] is False
+
+
+# --- verifier.check.check: any values in a profile-1 payload ------------------------------------
+
+_DECODED = cbor.decode(base45.decode(PAYLOAD[len(envelope.PROFILE_PREFIX) :]))
+assert isinstance(_DECODED, list)
+PAYLOAD_VALUES: list[Any] = _DECODED
+
+
+def _payload_with(changes: dict[int, Any]) -> list[Any]:
+    return [changes.get(i, value) for i, value in enumerate(PAYLOAD_VALUES)]
+
+
+@pytest.fixture(scope="module")
+def synced(tmp_path_factory: pytest.TempPathFactory) -> VerifierCache:
+    return synced_cache(tmp_path_factory.mktemp("check") / "cache")
+
+
+@FEW_SHARED
+@given(values=altered_values(PAYLOAD_VALUES))
+@example(values=_payload_with({13: 2**38}))  # a presentation made after year 9999
+@example(values=_payload_with({3: 2**40}))
+@example(values=_payload_with({3: envelope.MAX_TIME, 4: 1}))  # valid until year 10000
+@example(values=_payload_with({14: b""}))
+def test_check_of_any_profile_values_returns_a_result(
+    synced: VerifierCache, values: list[Any]
+) -> None:
+    """``verifier.check.check`` never raises on a payload: whatever the 16 values (times past
+    year 9999 among them), a result, verified only if it is the presentation that was signed."""
+    payload = envelope.PROFILE_PREFIX + base45.encode(cbor.encode(values))
+    registry = synced.registry(NOW)
+    result = check(
+        payload,
+        policy=Policy(),
+        now=NOW,
+        registry=registry,
+        status_lists=synced,
+        replay=synced,
+        challenge="q83vEjRWeJq8",
+    )
+    assert isinstance(result, VerificationResult)
+    for problem in result.errors:
+        assert problem.code
+        assert has_japanese(problem.message_ja)
+        assert problem.message_en
+    if result.verified:
+        lookup = issuer_lookup(registry)
+        assert envelope.decode(payload, issuer_for=lookup) == envelope.decode(
+            PAYLOAD, issuer_for=lookup
+        )
 
 
 def test_api_verify_the_qr_itself(client: TestClient) -> None:
