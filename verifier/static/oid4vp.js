@@ -10,13 +10,15 @@
       ok: "✓ 確認できました", bad: "✗ 確認できませんでした", expires: "有効期限",
       failed: "要求を作れませんでした", tier: "登録区分", municipality: "自治体",
       registeredSince: "登録日", format: "形式", name: "氏名", birthDate: "生年月日",
+      registrationTier: "登録区分", tiers: { basic: "ベーシック", premium: "プレミアム" },
     },
     en: {
       waiting: "Waiting for the wallet…", expired: "The request expired; ask again.",
       ok: "✓ Verified", bad: "✗ Not verified", expires: "Expires",
       failed: "Could not make a request", tier: "Tier", municipality: "Municipality",
       registeredSince: "Registered since", format: "Format", name: "Name",
-      birthDate: "Date of birth",
+      birthDate: "Date of birth", registrationTier: "Tier",
+      tiers: { basic: "basic", premium: "premium" },
     },
   }[lang];
   let timer = null;
@@ -36,6 +38,7 @@
   }
 
   function claimText(name, value) {
+    if (name === "registrationTier" && Object.hasOwn(text.tiers, value)) return text.tiers[value];
     if (name === "municipality" && value && typeof value === "object") {
       return [value.prefecture, value.name, value.lgCode ? "(" + value.lgCode + ")" : ""]
         .filter(Boolean).join(" ");
@@ -63,7 +66,7 @@
     }
     for (const credential of result.credentials || []) {
       for (const [name, value] of Object.entries(credential.claims || {})) {
-        row(claims, text[name] || name, claimText(name, value));
+        row(claims, typeof text[name] === "string" ? text[name] : name, claimText(name, value));
       }
       if (credential.summary && credential.summary.formatName) {
         row(claims, text.format, credential.summary.formatName[lang]);

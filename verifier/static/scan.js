@@ -43,7 +43,7 @@
     item(result, "div", outcome.verified ? "✓" : "✗");
     result.lastChild.className = "mark";
     result.lastChild.id = "mark";
-    item(result, "p", outcome.headline[lang]);
+    item(result, "h2", outcome.headline[lang]);
     result.lastChild.className = "headline";
     result.lastChild.id = "headline";
     const summary = document.createElement("dl");
