@@ -56,6 +56,10 @@ def _openapi_document() -> dict[str, Any]:
 
 
 DOCUMENT = _openapi_document()
+# Schemathesis gives every operation's item the same node id, which pytest-xdist would run
+# once: scripts/check runs these modules in one process (-m serial).
+pytestmark = pytest.mark.serial
+
 schema = schemathesis.openapi.from_dict(DOCUMENT)
 
 

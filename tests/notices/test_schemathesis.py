@@ -22,6 +22,10 @@ from tests.issuer.conftest import world as world  # the fixture
 from tests.issuer.test_schemathesis import DOCUMENT
 from tests.notices.conftest import call_body
 
+# Schemathesis gives every operation's item the same node id, which pytest-xdist would run
+# once: scripts/check runs these modules in one process (-m serial).
+pytestmark = pytest.mark.serial
+
 schema = schemathesis.openapi.from_dict(DOCUMENT)
 EXAMPLES = settings(
     max_examples=100,

@@ -83,7 +83,7 @@ def test_gzip_bomb_is_bounded() -> None:
         "u",
         "u!!!",
         "u" + base64url_encode(b"not gzip"),
-        "u" + base64url_encode(gzip.compress(b"abc")[:-6]),
+        "u" + base64url_encode(gzip.compress(b"abc", mtime=0)[:-6]),
     ],
 )
 def test_malformed_lists(encoded: str) -> None:
