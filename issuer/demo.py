@@ -723,6 +723,24 @@ class _Chapters:
             raise DemoError(f"no {tier} credential of {lg_code}")
         return str(row["id"]).removeprefix("urn:uuid:")[:8]
 
+    def _show(
+        self,
+        place: str,
+        lg_code: str,
+        tier: str,
+        image: str,
+        *present: str,
+        verify: tuple[str, ...] = (),
+        label: str | None = None,
+    ) -> tuple[bool, int, dict[str, Any]]:
+        """The resident presents ``tier`` of ``lg_code`` as ``image`` (PNG) and ``place``'s
+        device verifies it: (presented, the verifier's exit code, its JSON result)."""
+        s = self.story
+        path = s.out / image
+        shown, _ = s.wallet("present", self._id(lg_code, tier), "--png", path, *present)
+        code, result = s.verify(place, path, *verify, label=label)
+        return shown == 0, code, result
+
     # 10
     def garbage_point(self) -> None:
         s = self.story
@@ -732,17 +750,11 @@ class _Chapters:
             "At a 厚真町 garbage point the resident shows a QR (PNG and terminal); the device "
             "verifies it offline",
         )
-        image = s.out / "qr-garbage-point.png"
-        shown, _ = s.wallet(
-            "present", self._id(PREMIUM_LG, "premium"), "--png", image, "--terminal"
+        shown, code, result = self._show(
+            "garbage-point", PREMIUM_LG, "premium", "qr-garbage-point.png", "--terminal"
         )
-        code, result = s.verify("garbage-point", image)
         s.done(
-            step,
-            shown == 0 and code == 0 and result.get("verified") is True,
-            exitCode=code,
-            verified=result.get("verified"),
-            tier=(result.get("summary") or {}).get("tier"),
+            step, shown and code == 0 and result.get("verified") is True, **_outcome(code, result)
         )
 
     # 11
@@ -759,11 +771,15 @@ class _Chapters:
             f"    こども園の端末がチャレンジを表示: {challenge}",
             f"    the nursery's device shows the challenge: {challenge}",
         )
-        image = s.out / "qr-nursery.png"
-        shown, _ = s.wallet(
-            "present", self._id(PREMIUM_LG, "premium"), "--challenge", challenge, "--png", image
+        shown, code, result = self._show(
+            "nursery",
+            PREMIUM_LG,
+            "premium",
+            "qr-nursery.png",
+            "--challenge",
+            challenge,
+            verify=("--challenge", challenge),
         )
-        code, result = s.verify("nursery", image, "--challenge", challenge)
         s.say(
             "    ごみ集積所で見せた QR の写し (スクリーンショット) を、こども園で使おうとすると:",
             "    a copy (screenshot) of the QR shown at the garbage point, tried at the nursery:",
@@ -777,14 +793,12 @@ class _Chapters:
         )
         s.done(
             step,
-            shown == 0
+            shown
             and code == 0
             and result.get("verified") is True
             and replay == 1
             and replayed.get("verified") is False,
-            exitCode=code,
-            verified=result.get("verified"),
-            tier=(result.get("summary") or {}).get("tier"),
+            **_outcome(code, result),
             replayExitCode=replay,
             replayCodes=replayed.get("codes"),
         )
@@ -797,15 +811,11 @@ class _Chapters:
             "中野市の公民館で、中野市のベーシック登録を提示します",
             "At a 中野市 community centre the resident shows the 中野市 basic registration",
         )
-        image = s.out / "qr-community-centre.png"
-        shown, _ = s.wallet("present", self._id(BASIC_LG, "basic"), "--png", image)
-        code, result = s.verify("community-centre", image)
+        shown, code, result = self._show(
+            "community-centre", BASIC_LG, "basic", "qr-community-centre.png"
+        )
         s.done(
-            step,
-            shown == 0 and code == 0 and result.get("verified") is True,
-            exitCode=code,
-            verified=result.get("verified"),
-            tier=(result.get("summary") or {}).get("tier"),
+            step, shown and code == 0 and result.get("verified") is True, **_outcome(code, result)
         )
 
     # 13
@@ -828,19 +838,28 @@ class _Chapters:
             f"    staff revoked it (admin API, HTTP {revoked.status_code})",
         )
         synced = self._sync()
-        image = s.out / "qr-after-revocation.png"
-        shown, _ = s.wallet("present", self._id(BASIC_LG, "basic"), "--png", image)
-        code, result = s.verify("community-centre", image, label="after-revocation")
+        shown, code, result = self._show(
+            "community-centre",
+            BASIC_LG,
+            "basic",
+            "qr-after-revocation.png",
+            label="after-revocation",
+        )
         codes = result.get("codes") or []
-        revoked_ok = revoked.status_code == 200 and synced == 0 and shown == 0
+        revoked_ok = revoked.status_code == 200 and synced == 0 and shown
         s.done(
             step,
             revoked_ok and code == 1 and "revoked" in codes,
             revokeStatus=revoked.status_code,
-            exitCode=code,
-            verified=result.get("verified"),
+            **_outcome(code, result),
             codes=codes,
         )
+
+
+def _outcome(code: int, result: dict[str, Any]) -> dict[str, Any]:
+    """What ``steps.json`` keeps of a verification."""
+    summary = result.get("summary") or {}
+    return {"exitCode": code, "verified": result.get("verified"), "tier": summary.get("tier")}
 
 
 def _write_qr(payload: str, path: Path) -> None:
