@@ -80,7 +80,15 @@ from vc.result import VerificationResult, failed, from_error
 from verifier import check as checking
 from verifier import oid4vp as oid4vp_verifier
 from verifier.cache import VerifierCache
-from verifier.display import Summary, age_lines, ago, cache_summary, check_line, headline
+from verifier.display import (
+    Summary,
+    age_lines,
+    ago,
+    cache_summary,
+    check_line,
+    headline,
+    jst,
+)
 from verifier.policy import Policy
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -311,6 +319,7 @@ def create_app(
     transactions = oid4vp_verifier.Transactions(max(policy.window, OID4VP_MIN_LIFETIME))
     app.state.oid4vp = transactions
     templates = Jinja2Templates(directory=str(resources.files("verifier").joinpath("templates")))
+    templates.env.filters["jst"] = jst  # times as people here read them (DESIGN §13)
 
     def page(request: Request, name: str, **context: Any) -> HTMLResponse:
         lang = _lang(request)

@@ -393,6 +393,14 @@ def _interactive(b: Browsing) -> None:
     b.verifier("/")
     b.page.check("#interactive-mode")
     b.page.wait_for_selector("#challenge-box:not([hidden]) #challenge-qr[src^='data:']")
+    # times as people here read them (DESIGN §13), not the API's UTC
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d JST$", b.page.inner_text("#challenge-expiry"))
+
+
+def _cache(b: Browsing) -> None:
+    b.verifier("/cache")
+    next_update = b.page.locator("#cache-table tr", has_text="次の更新予定").locator("td")
+    assert next_update.inner_text().endswith(" JST")
 
 
 def _verify_without_script(b: Browsing) -> None:
@@ -408,6 +416,7 @@ def _oid4vp_request(b: Browsing) -> None:
     b.verifier("/oid4vp")
     b.page.get_by_role("button", name=re.compile("提示を依頼する")).click()
     b.page.wait_for_selector("#oid4vp-request:not([hidden]) #oid4vp-qr[src^='data:']")
+    assert b.page.inner_text("#oid4vp-expiry").endswith(" JST")
 
 
 def _oid4vp_answered(b: Browsing) -> None:
@@ -503,7 +512,7 @@ VISITS = (
     Visit("verifier", "scan-invalid", ("GET", "/"), _scan(lambda b: "FR1:not-a-real-payload", "✗")),
     Visit("verifier", "scan-interactive", ("GET", "/"), _interactive),
     Visit("verifier", "verify-no-script", ("POST", "/verify"), _verify_without_script),
-    Visit("verifier", "cache", ("GET", "/cache"), lambda b: b.verifier("/cache")),
+    Visit("verifier", "cache", ("GET", "/cache"), _cache),
     Visit("verifier", "oid4vp", ("GET", "/oid4vp"), lambda b: b.verifier("/oid4vp")),
     Visit("verifier", "oid4vp-request", ("GET", "/oid4vp"), _oid4vp_request),
     Visit("verifier", "oid4vp-verified", ("GET", "/oid4vp"), _oid4vp_answered),

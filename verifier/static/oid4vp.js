@@ -1,6 +1,15 @@
 // The OpenID4VP page: make a request, show its QR code, poll for the wallet's answer.
 // No framework, no CDN; the result is written with textContent only.
 "use strict";
+
+// An ISO time as people here read it: 2027-04-01 09:00:30 JST (DESIGN §13).
+function jst(iso) {
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) return iso;
+  const shifted = new Date(when.getTime() + 9 * 3600 * 1000).toISOString();
+  return shifted.slice(0, 10) + " " + shifted.slice(11, 19) + " JST";
+}
+
 (function () {
   const lang = document.body.dataset.lang === "en" ? "en" : "ja";
   const $ = (id) => document.getElementById(id);
@@ -121,7 +130,7 @@
       }
       $("oid4vp-qr").src = body.qr;
       $("oid4vp-link").href = body.uri;
-      $("oid4vp-expiry").textContent = text.expires + ": " + body.expiresAt;
+      $("oid4vp-expiry").textContent = text.expires + ": " + jst(body.expiresAt);
       $("oid4vp-request").hidden = false;
       $("oid4vp-status").textContent = text.waiting;
       timer = setInterval(() => poll(body.statusUrl), 1500);
