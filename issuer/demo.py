@@ -247,9 +247,11 @@ class DemoPKI:
     def _card(root: CA, intermediate: CA, now: datetime) -> Card:
         from issuer.identity.testpki import TestPKI
 
-        pki = TestPKI(root, intermediate, root, new_key(), new_key(), new_key())
+        key = new_key()  # the card's; the test hierarchy's other keys are not needed here
+        pki = TestPKI(root, intermediate, root, key, key, key)
         return pki.leaf(
             RESIDENT,
+            key=key,
             not_before=now - timedelta(days=30),
             not_after=now + timedelta(days=365 * 5),
         )
@@ -359,6 +361,14 @@ def run_demo(*, out_dir: Path, lang: str, echo: Callable[[str], None]) -> bool:
         )
         for name, ja, en in _FILES:
             story.say(f"  {name:<18} {ja}", f"  {name:<18} {en}")
+        story.say(
+            "続けて試すには (例): cd "
+            f"{shlex.quote(str(out_dir))} && FURUSATO_WALLET_PASSPHRASE='{PASSPHRASE}' "
+            "furusato-wallet --wallet-dir wallet list",
+            "To go on (for example): cd "
+            f"{shlex.quote(str(out_dir))} && FURUSATO_WALLET_PASSPHRASE='{PASSPHRASE}' "
+            "furusato-wallet --wallet-dir wallet list",
+        )
     else:
         failed = next((s for s in story.steps if not s.ok), None)
         where = f"[{failed.number}] {failed.name}" if failed else "-"
@@ -376,7 +386,11 @@ _FILES = (
         "the issuer's data (SQLite, sealing secret)",
     ),
     ("registry/", "全国レジストリ (運営者の鍵と署名済み JWS)", "the national registry and its key"),
-    ("wallet/", "住民のウォレット (暗号化)", "the resident's wallet (encrypted)"),
+    (
+        "wallet/",
+        f"住民のウォレット (暗号化、パスフレーズ「{PASSPHRASE}」)",
+        f"the resident's wallet (encrypted, passphrase '{PASSPHRASE}')",
+    ),
     ("verifier-cache/", "検証アプリのキャッシュ", "the verifier's cache"),
     ("policies/", "各施設の受付条件", "each place's policy"),
     ("qr-*.png", "提示した QR コード", "the QR codes shown"),
