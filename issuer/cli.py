@@ -32,7 +32,7 @@ from issuer.bootstrap import (
     resolve_secret,
     stored_secret,
 )
-from issuer.db_cli import db_group
+from issuer.db_cli import data_dir_option, db_group
 from issuer.dbtools import DatabaseUrlError
 from issuer.issuance import change_state
 from issuer.oid4vci import create_offer
@@ -192,21 +192,6 @@ def demo(out_dir: Path | None, lang: str, core: bool) -> None:
 
 
 # --- the service: tenants, keys, credentials, tokens, audit, publish, serve -----------------
-
-
-def data_dir_option(function: Any) -> Any:
-    function = click.option(
-        "--database-url",
-        envvar="DATABASE_URL",
-        help="PostgreSQL の URL (既定: データディレクトリの SQLite) / "
-        "PostgreSQL URL (default: SQLite in the data directory)",
-    )(function)
-    return click.option(
-        "--data-dir",
-        envvar="FURUSATO_ISSUER_DATA",
-        type=click.Path(file_okay=False, path_type=Path),
-        help="データディレクトリ / data directory (FURUSATO_ISSUER_DATA)",
-    )(function)
 
 
 def _settings(data_dir: Path | None, database_url: str | None, **extra: Any) -> Settings:

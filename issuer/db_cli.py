@@ -28,8 +28,9 @@ __all__ = ["db_group"]
 T = TypeVar("T")
 
 
-def _database_options(function: Any) -> Any:
-    """``--data-dir`` and ``--database-url``, as every service command takes them."""
+def data_dir_option(function: Any) -> Any:
+    """``--data-dir`` and ``--database-url``, as every service command takes them (issuer.cli
+    uses this one too)."""
     function = click.option(
         "--database-url",
         envvar="DATABASE_URL",
@@ -96,7 +97,7 @@ def db_group() -> None:
     help="稼働中のままデータベースをバックアップします (SQLite) / "
     "Back up the database while the service runs (SQLite)",
 )
-@_database_options
+@data_dir_option
 @click.option(
     "--out",
     "out",
@@ -164,7 +165,7 @@ def backup_command(
     help="データベース全体を空のデータベース (PostgreSQL など) にコピーして検証します / "
     "Copy the whole database into an empty one (e.g. PostgreSQL) and verify it",
 )
-@_database_options
+@data_dir_option
 @click.option(
     "--to",
     "target_url",

@@ -2,14 +2,6 @@
 // No framework, no CDN; the result is written with textContent only.
 "use strict";
 
-// An ISO time as people here read it: 2027-04-01 09:00:30 JST (DESIGN §13).
-function jst(iso) {
-  const when = new Date(iso);
-  if (Number.isNaN(when.getTime())) return iso;
-  const shifted = new Date(when.getTime() + 9 * 3600 * 1000).toISOString();
-  return shifted.slice(0, 10) + " " + shifted.slice(11, 19) + " JST";
-}
-
 (function () {
   const lang = document.body.dataset.lang === "en" ? "en" : "ja";
   const $ = (id) => document.getElementById(id);
