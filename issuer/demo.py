@@ -450,8 +450,10 @@ class _Chapters:
                 dids[lg_code] = answer.json()["id"]
                 s.echo(f"    {lg_code}  {dids[lg_code]}")
         s.say(
-            f"    登録ページ: {self.url}/lg/{PREMIUM_LG}/register  管理コンソール: {self.url}/admin",
-            f"    registration page: {self.url}/lg/{PREMIUM_LG}/register  console: {self.url}/admin",
+            f"    登録ページ: {self.url}/lg/{PREMIUM_LG}/register  管理コンソール: {self.url}/admin"
+            " (実演の間だけ動いています。続けて使うには furusato-issuer serve)",
+            f"    registration page: {self.url}/lg/{PREMIUM_LG}/register  console: {self.url}/admin"
+            " (up while the demo runs; furusato-issuer serve to keep one running)",
         )
         s.done(step, len(dids) == 2, url=self.url, dids=dids)
 
